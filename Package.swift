@@ -1,0 +1,126 @@
+// swift-tools-version:6.0
+// certvault: per-tenant certificate issuance and an encrypted vault for Veeam Backup for Microsoft 365.
+
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "certvault",
+    products: [
+        .executable(name: "certvault", targets: ["certvault"]),
+        .executable(name: "certvault-bench", targets: ["certvault-bench"]),
+        .library(name: "CertVaultIssuer", targets: ["CertVaultIssuer"]),
+        .library(name: "CertVaultPolicy", targets: ["CertVaultPolicy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: The wall around C: system libraries and one thin shim target.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "CCertVaultShims",
+            dependencies: ["COpenSSL"]
+        ),
+
+        // MARK: Libraries, one per concern.
+        .target(
+            name: "CertVaultCore",
+            dependencies: [
+                "CSodium",
+                "CCertVaultShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CertVaultPolicy",
+            dependencies: ["CertVaultCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CertVaultIssuer",
+            dependencies: [
+                "CertVaultCore",
+                "CertVaultPolicy",
+                "COpenSSL",
+                "CCertVaultShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Programs.
+        .executableTarget(
+            name: "certvault",
+            dependencies: [
+                "CertVaultCore",
+                "CertVaultPolicy",
+                "CertVaultIssuer",
+                "CCurl",
+                "COpenSSL",
+                "CSodium",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "certvault-bench",
+            dependencies: [
+                "CertVaultCore",
+                "CertVaultPolicy",
+                "CertVaultIssuer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Test helpers and tests.
+        .target(
+            name: "CertVaultTesting",
+            dependencies: ["CertVaultCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultCoreTests",
+            dependencies: ["CertVaultCore", "CertVaultTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultPolicyTests",
+            dependencies: ["CertVaultPolicy", "CertVaultCore", "CertVaultTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultIssuerTests",
+            dependencies: ["CertVaultIssuer", "CertVaultPolicy", "CertVaultCore", "CertVaultTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultCLITests",
+            dependencies: ["CertVaultTesting", "certvault"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

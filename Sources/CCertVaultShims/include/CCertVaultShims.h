@@ -1,0 +1,28 @@
+#ifndef CCERTVAULT_SHIMS_H
+#define CCERTVAULT_SHIMS_H
+// Thin wrappers for C macros, variadic functions and GNU-only declarations that Swift cannot
+// import. Each wrapper is named CCertVaultShims_<exact C name> and holds no logic.
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <sys/prctl.h>
+
+/// OPENSSL_free is a macro around CRYPTO_free.
+void CCertVaultShims_OPENSSL_free(void *ptr);
+
+/// BIO_get_mem_data is a macro around BIO_ctrl.
+long CCertVaultShims_BIO_get_mem_data(BIO *bio, char **data);
+
+/// The STACK_OF(X509) accessors are macros.
+int CCertVaultShims_sk_X509_num(const STACK_OF(X509) *stack);
+void CCertVaultShims_sk_X509_pop_free(STACK_OF(X509) *stack);
+
+/// renameat2 is declared only under _GNU_SOURCE, which Swift's Glibc module does not define.
+int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                              unsigned int flags);
+
+/// prctl is variadic.
+int CCertVaultShims_prctl(int option, unsigned long arg2);
+
+#endif

@@ -1,0 +1,20 @@
+#define _GNU_SOURCE
+#include "CCertVaultShims.h"
+
+#include <stdio.h>
+#include <sys/prctl.h>
+
+void CCertVaultShims_OPENSSL_free(void *ptr) { OPENSSL_free(ptr); }
+
+long CCertVaultShims_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
+
+int CCertVaultShims_sk_X509_num(const STACK_OF(X509) *stack) { return sk_X509_num(stack); }
+
+void CCertVaultShims_sk_X509_pop_free(STACK_OF(X509) *stack) { sk_X509_pop_free(stack, X509_free); }
+
+int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                              unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+int CCertVaultShims_prctl(int option, unsigned long arg2) { return prctl(option, arg2, 0, 0, 0); }

@@ -1,0 +1,4 @@
+#ifndef CERTVAULT_CCURL_H
+#define CERTVAULT_CCURL_H
+#include <curl/curl.h>
+#endif

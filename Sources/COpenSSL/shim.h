@@ -1,0 +1,19 @@
+#ifndef CERTVAULT_COPENSSL_H
+#define CERTVAULT_COPENSSL_H
+// OpenSSL 3 libcrypto, as Debian's libssl-dev installs it. Only libcrypto is linked: certvault
+// does no TLS through OpenSSL (HTTPS goes through libcurl).
+#include <openssl/opensslv.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/bn.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/objects.h>
+#include <openssl/provider.h>
+#endif

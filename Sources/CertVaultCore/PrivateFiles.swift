@@ -1,0 +1,149 @@
+internal import CCertVaultShims
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// File-system operations for files that hold or sit next to secrets.
+///
+/// Files are created exclusively with mode 0600 and fsynced; folders are created 0700. A set of
+/// output files is written into a hidden staging folder and then renamed into place in one step
+/// (``publishStagedDirectory(_:as:)``), so a failure or a crash never leaves a partial set where
+/// a user or a later step would take it for a complete one.
+public enum PrivateFiles {
+    /// Creates `path` and any missing parents; the folders this call creates are mode 0700.
+    ///
+    /// The final folder, if it already exists, must not be readable or writable by group or
+    /// others.
+    /// - Throws: ``CertVaultError`` (`file-system`, `insecure-permissions`).
+    public static func makePrivateDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        for part in parts {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw CertVaultError(
+                    .fileSystem, "Cannot create folder '\(prefix)'.",
+                    hint: "Check that the parent folder exists and that you may write to it.",
+                    underlying: errnoText())
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw CertVaultError(.fileSystem, "'\(path)' exists but is not a folder.",
+                                 hint: "Choose another output folder.", underlying: errnoText())
+        }
+        if info.st_mode & 0o077 != 0 {
+            throw CertVaultError(
+                .insecurePermissions,
+                "Folder '\(path)' is accessible to other users (mode \(String(info.st_mode & 0o777, radix: 8))).",
+                hint: "Run 'chmod 700 \(path)' or choose another folder; certvault keeps secrets only in private folders.")
+        }
+    }
+
+    /// Creates a new hidden staging folder (mode 0700) inside `parent` and returns its path.
+    public static func makeStagingDirectory(in parent: String, label: String) throws -> String {
+        var suffix = ""
+        for _ in 0..<8 { suffix += String(SodiumRuntime.uniformRandom(below: 36), radix: 36) }
+        let path = "\(parent)/.staging-\(label)-\(suffix)"
+        guard mkdir(path, 0o700) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot create staging folder '\(path)'.",
+                                 hint: "Check free space and permissions of '\(parent)'.", underlying: errnoText())
+        }
+        return path
+    }
+
+    /// Writes `bytes` to a new file at `path` with mode 0600, then fsyncs it.
+    ///
+    /// - Throws: ``CertVaultError`` `already-exists` when the file exists; `file-system` otherwise.
+    public static func writeNewFile(_ path: String, bytes: some Collection<UInt8>) throws {
+        let array = Array(bytes)
+        try array.withUnsafeBytes { try writeNewFile(path, raw: $0) }
+    }
+
+    /// Writes secret bytes to a new 0600 file straight from secure memory.
+    public static func writeNewFile(_ path: String, secret: SecretBytes) throws {
+        try secret.withUnsafeBytes { try writeNewFile(path, raw: $0) }
+    }
+
+    private static func writeNewFile(_ path: String, raw: UnsafeRawBufferPointer) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code: CertVaultError.Code = errno == EEXIST ? .alreadyExists : .fileSystem
+            throw CertVaultError(code, "Cannot create file '\(path)'.",
+                                 hint: code == .alreadyExists ? "certvault never overwrites a file; move it away first." : nil,
+                                 underlying: errnoText())
+        }
+        defer { close(fd) }
+        try writeAll(fd: fd, raw, what: path)
+        guard fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush file '\(path)' to disk.", underlying: errnoText())
+        }
+    }
+
+    /// Writes every byte to an open file descriptor, retrying short writes and EINTR.
+    public static func writeAll(fd: Int32, _ raw: UnsafeRawBufferPointer, what: String) throws {
+        var offset = 0
+        while offset < raw.count {
+            let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw CertVaultError(.fileSystem, "Cannot write to \(what).", underlying: errnoText())
+            }
+            offset += written
+        }
+    }
+
+    /// Renames a complete staging folder to its final name in one step, never replacing anything
+    /// that is already there, and fsyncs the parent folder so the rename survives a crash.
+    ///
+    /// - Throws: ``CertVaultError`` `already-exists` when `finalPath` exists.
+    public static func publishStagedDirectory(_ stagingPath: String, as finalPath: String) throws {
+        try syncDirectory(stagingPath)
+        if CCertVaultShims_renameat2(AT_FDCWD, stagingPath, AT_FDCWD, finalPath, 1 /* RENAME_NOREPLACE */) != 0 {
+            let failure = errno
+            if failure == EEXIST || failure == ENOTEMPTY {
+                throw CertVaultError(
+                    .alreadyExists, "'\(finalPath)' already exists; certvault never overwrites issued credentials.",
+                    hint: "Move or delete the old folder, or choose another output folder with --out.")
+            }
+            throw CertVaultError(.fileSystem, "Cannot move '\(stagingPath)' to '\(finalPath)'.",
+                                 underlying: errnoText(failure))
+        }
+        let parent = finalPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        try syncDirectory(parent.isEmpty ? (finalPath.hasPrefix("/") ? "/" : ".") : parent)
+    }
+
+    /// Deletes a staging folder and the regular files directly inside it (best effort).
+    public static func removeStagingDirectory(_ path: String) {
+        guard let dir = opendir(path) else { return }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { unlink("\(path)/\(name)") }
+        }
+        closedir(dir)
+        rmdir(path)
+    }
+
+    /// fsyncs a folder so that entries created or renamed in it are durable.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw CertVaultError(.fileSystem, "Cannot open folder '\(path)' to flush it.", underlying: errnoText())
+        }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush folder '\(path)'.", underlying: errnoText())
+        }
+    }
+
+    /// The text of an errno value.
+    public static func errnoText() -> String { errnoText(errno) }
+
+    /// The text of a saved errno value.
+    public static func errnoText(_ value: Int32) -> String {
+        String(cString: strerror(value))
+    }
+}

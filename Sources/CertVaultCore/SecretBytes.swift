@@ -1,0 +1,114 @@
+internal import CSodium
+
+/// Bytes that must not leak: private keys, passwords, data keys.
+///
+/// The bytes live in memory from libsodium's `sodium_malloc` (guard pages, locked against
+/// swapping where the system allows) and are wiped when the last copy of the value goes away.
+/// They are reachable only through ``withUnsafeBytes(_:)``; `description` and `debugDescription`
+/// show the length and never the content; `==` runs in constant time.
+///
+/// A one-byte NUL terminator is kept after the content (not counted in ``count``) so that a
+/// password can be handed to a C function that takes a `const char *` without a copy.
+public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The storage: one owner of the sodium allocation.
+    final class Storage: @unchecked Sendable {
+        // Safety: `pointer` is written only during initialisation, before the storage is shared;
+        // afterwards it is only read, so sharing across threads is safe.
+        let pointer: UnsafeMutableRawPointer
+        let count: Int
+
+        init(count: Int) {
+            SodiumRuntime.ensureInitialized()
+            guard let pointer = sodium_malloc(count + 1) else {
+                fatalError("sodium_malloc failed to allocate \(count + 1) bytes of secure memory")
+            }
+            self.pointer = pointer
+            self.count = count
+            pointer.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+        }
+
+        deinit {
+            // sodium_free wipes the bytes before it unmaps them.
+            sodium_free(pointer)
+        }
+    }
+
+    let storage: Storage
+
+    /// The number of secret bytes.
+    public var count: Int { storage.count }
+
+    /// True when there are no bytes.
+    public var isEmpty: Bool { storage.count == 0 }
+
+    /// Creates `count` bytes filled by `initializer`, which writes into the secure buffer directly
+    /// so that the secret never exists anywhere else.
+    public init(count: Int, initializer: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+        precondition(count >= 0, "SecretBytes count must not be negative")
+        storage = Storage(count: count)
+        try initializer(UnsafeMutableRawBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Copies bytes from a buffer the caller owns (and should wipe) into secure memory.
+    public init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(count: bytes.count) { target in
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                target.baseAddress!.copyMemory(from: base, byteCount: bytes.count)
+            }
+        }
+    }
+
+    /// `count` bytes from libsodium's CSPRNG.
+    public static func random(count: Int) -> SecretBytes {
+        SecretBytes(count: count) { buffer in
+            if let base = buffer.baseAddress { randombytes_buf(base, buffer.count) }
+        }
+    }
+
+    /// Calls `body` with the secret bytes. Do not let the pointer escape.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// Calls `body` with the bytes as a NUL-terminated C string, for C APIs that take passwords.
+    ///
+    /// The caller must ensure the bytes contain no NUL of their own (``PasswordRules`` do).
+    public func withUnsafeCString<Result>(_ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
+        try body(storage.pointer.assumingMemoryBound(to: CChar.self))
+    }
+
+    /// Returns a copy of the first `length` bytes, in new secure memory.
+    public func prefix(_ length: Int) -> SecretBytes {
+        let length = Swift.min(Swift.max(0, length), count)
+        return withUnsafeBytes { SecretBytes(copying: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
+    }
+
+    /// Constant-time comparison (libsodium's `sodium_memcmp`); lengths are not secret.
+    public static func == (lhs: SecretBytes, rhs: SecretBytes) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        if lhs.count == 0 { return true }
+        return sodium_memcmp(lhs.storage.pointer, rhs.storage.pointer, lhs.count) == 0
+    }
+
+    public var description: String { "SecretBytes(\(count) bytes, redacted)" }
+    public var debugDescription: String { description }
+}
+
+/// libsodium's one-time global initialisation.
+public enum SodiumRuntime {
+    private static let initialized: Bool = sodium_init() >= 0
+
+    /// Initialises libsodium once per process; safe to call from any thread, any number of times.
+    public static func ensureInitialized() {
+        precondition(initialized, "libsodium could not be initialised (sodium_init failed)")
+    }
+
+    /// The version of the libsodium library linked at run time.
+    public static var version: String { String(cString: sodium_version_string()) }
+
+    /// A uniformly distributed random number in `0..<upperBound`, without modulo bias.
+    public static func uniformRandom(below upperBound: UInt32) -> UInt32 {
+        ensureInitialized()
+        return randombytes_uniform(upperBound)
+    }
+}

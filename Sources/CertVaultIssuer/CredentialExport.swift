@@ -1,0 +1,76 @@
+internal import CertVaultCore
+
+/// Writes an issued credential to an export folder.
+///
+/// Layout of `<base>/<tenant>/` (folder 0700, every file 0600, written in a staging folder and
+/// renamed into place in one step, never overwriting an earlier export):
+///
+/// | file | content |
+/// | --- | --- |
+/// | `<tenant>.pfx` | the PKCS#12 file |
+/// | `<tenant>.pfx.b64` | base64 of it, one line, no line break: the API's `applicationCertificate` |
+/// | `<tenant>.cer` | the certificate in DER, for Entra ID |
+/// | `<tenant>.pem` | the certificate in PEM |
+/// | `password.txt` | the PFX password, only with ``PasswordDestination/exportFolder`` |
+/// | `summary.json` | the ``CredentialSummary`` |
+public enum CredentialExport {
+    /// Where the PFX password goes.
+    public enum PasswordDestination: Sendable, Hashable {
+        /// `password.txt` in the tenant's export folder.
+        case exportFolder
+        /// A new 0600 file at this path (one line `tenant<TAB>password` per tenant).
+        case file(String)
+        /// An open file descriptor (one line `tenant<TAB>password` per tenant).
+        case fileDescriptor(Int32)
+    }
+
+    /// The paths written for one tenant.
+    public struct Paths: Sendable, Hashable, Codable {
+        public let folder: String
+        public let pfx: String
+        public let pfxBase64: String
+        public let certificateDER: String
+        public let certificatePEM: String
+        public let password: String?
+        public let summary: String
+    }
+
+    /// Writes the files; on any failure nothing is left behind under the final name.
+    ///
+    /// - Throws: ``CertVaultError`` `already-exists` when the tenant already has an export folder
+    ///   there; `file-system` or `insecure-permissions` otherwise.
+    public static func write(_ credential: IssuedCredential, summaryJSON: [UInt8], to base: String,
+                             password destination: PasswordDestination) throws -> Paths {
+        try PrivateFiles.makePrivateDirectory(base)
+        let tenant = credential.tenant.rawValue
+        let final = "\(base)/\(tenant)"
+        var exists = stat()
+        if lstat(final, &exists) == 0 {
+            throw CertVaultError(.alreadyExists, "'\(final)' already exists; certvault never overwrites issued credentials.",
+                                 hint: "Move or delete the old folder, or choose another output folder with --out.")
+        }
+        let staging = try PrivateFiles.makeStagingDirectory(in: base, label: tenant)
+        do {
+            try PrivateFiles.writeNewFile("\(staging)/\(tenant).pfx", bytes: credential.pfx)
+            try PrivateFiles.writeNewFile("\(staging)/\(tenant).pfx.b64", bytes: credential.pfxBase64.utf8)
+            try PrivateFiles.writeNewFile("\(staging)/\(tenant).cer", bytes: credential.certificateDER)
+            try PrivateFiles.writeNewFile("\(staging)/\(tenant).pem", bytes: credential.certificatePEM.utf8)
+            try PrivateFiles.writeNewFile("\(staging)/summary.json", bytes: summaryJSON)
+            if destination == .exportFolder {
+                try PrivateFiles.writeNewFile("\(staging)/password.txt", secret: credential.password)
+            }
+            try PrivateFiles.publishStagedDirectory(staging, as: final)
+        } catch {
+            PrivateFiles.removeStagingDirectory(staging)
+            throw error
+        }
+        return Paths(folder: final, pfx: "\(final)/\(tenant).pfx", pfxBase64: "\(final)/\(tenant).pfx.b64",
+                     certificateDER: "\(final)/\(tenant).cer", certificatePEM: "\(final)/\(tenant).pem",
+                     password: destination == .exportFolder ? "\(final)/password.txt" : nil,
+                     summary: "\(final)/summary.json")
+    }
+}
+
+#if canImport(Glibc)
+internal import Glibc
+#endif

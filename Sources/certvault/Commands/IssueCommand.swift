@@ -1,0 +1,266 @@
+import ArgumentParser
+import CertVaultCore
+import CertVaultIssuer
+import CertVaultPolicy
+import Foundation
+
+/// `certvault issue`: one certificate and PFX per tenant.
+struct IssueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issue",
+        abstract: "Issue a self-signed certificate and PFX for one tenant, or for every tenant in a CSV file.",
+        discussion: """
+            Writes <out>/<tenant>/ (folder 0700, files 0600): <tenant>.pfx, <tenant>.pfx.b64 (the value of \
+            VB365's applicationCertificate), <tenant>.cer and <tenant>.pem (for Entra ID), summary.json and, \
+            unless --password-out says otherwise, password.txt. Existing exports are never overwritten.
+
+            The PFX password is generated (random, per certificate) unless one is supplied with \
+            --password-file, --password-fd, --password-stdin or --password-env.
+            """
+    )
+
+    @Argument(help: "The tenant id: 1-64 characters of a-z, 0-9, '-', '_', '.'.")
+    var tenant: String?
+
+    @Option(name: .long, help: ArgumentHelp("A CSV file with columns tenant[,org][,domain]: issue for every row.", valueName: "file.csv"))
+    var from: String?
+
+    @Option(name: .long, help: ArgumentHelp("The issuance policy file.", valueName: "path"))
+    var policy: String = "policy/default.toml"
+
+    @Option(name: .long, help: ArgumentHelp("The organisation's display name, for {org} (default: the tenant id).", valueName: "name"))
+    var org: String?
+
+    @Option(name: .long, help: ArgumentHelp("The Microsoft 365 domain, for {domain}.", valueName: "domain"))
+    var domain: String?
+
+    @Option(name: .long, help: ArgumentHelp("Folder that receives <tenant>/ export folders.", valueName: "dir"))
+    var out: String = ProcessInfo.processInfo.environment["CERTVAULT_EXPORT_DIR"] ?? "keys/issued"
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Send PFX passwords to 'fd:N' (an open file descriptor) or to a new file, as 'tenant<TAB>password' lines, instead of password.txt.",
+        valueName: "fd:N|path"))
+    var passwordOut: String?
+
+    @Option(name: .long, help: ArgumentHelp("How many certificates to issue at once with --from (default: all cores).", valueName: "n"))
+    var jobs: Int?
+
+    @Flag(name: .long, help: "Print the summary as JSON (never the password).")
+    var json = false
+
+    @OptionGroup var password: PasswordInputOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if (tenant == nil) == (from == nil) { throw ValidationError("Give either a tenant id or --from FILE.csv.") }
+        if from != nil && password.source != nil {
+            throw ValidationError("--from issues a fresh random password per tenant; a supplied password cannot be used with it.")
+        }
+        if from != nil && (org != nil || domain != nil) {
+            throw ValidationError("With --from, give org and domain as CSV columns, not as options.")
+        }
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256.") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger("certvault.issue")
+        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        let passwords = try PasswordSink(passwordOut)
+        if let from {
+            try await issueBulk(from: from, issuer: issuer, passwords: passwords)
+        } else {
+            try issueOne(issuer: issuer, passwords: passwords)
+        }
+    }
+
+    private func issueOne(issuer: Issuer, passwords: PasswordSink) throws {
+        let tenantID = try TenantID(tenant!)
+        var request = IssuanceRequest(tenant: tenantID, org: org, domain: domain)
+        if let source = password.source {
+            request.suppliedPassword = try source.read()
+            request.passwordSource = source.description
+        }
+        let prepared = try issuer.prepare(request)
+        try ensureNoExport(for: [tenantID])
+        let credential = try issuer.issue(prepared)
+        let paths = try CredentialExport.write(credential, summaryJSON: Array(try Terminal.json(credential.summary).utf8),
+                                               to: out, password: passwords.destination)
+        try passwords.record(credential)
+        if json {
+            Terminal.out(try Terminal.json(IssueResult(summary: credential.summary, files: paths)) + "\n")
+        } else {
+            Terminal.out(Self.humanSummary(credential.summary, paths: paths, passwordNote: passwords.note))
+        }
+    }
+
+    private func issueBulk(from path: String, issuer: Issuer, passwords: PasswordSink) async throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CertVaultError(.invalidInput, "Cannot read the tenant file '\(path)'.",
+                                 hint: "Check the path; the file must be UTF-8 CSV with a 'tenant' header.")
+        }
+        let intakes = try TenantIntake.parseCSV(text, source: path)
+        // Check every row before generating any key, so a bad row costs nothing.
+        let prepared = try intakes.map { try issuer.prepare(IssuanceRequest(tenant: $0.tenant, org: $0.org, domain: $0.domain)) }
+        try ensureNoExport(for: intakes.map(\.tenant))
+
+        let jobs = self.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        let progress = Progress(total: prepared.count, interactive: Terminal.stderrIsTerminal && !logging.verbose)
+        var results: [IssueResult] = []
+        var failures: [(TenantID, CertVaultError)] = []
+        let out = self.out
+        let destination = passwords.destination
+        let summaryJSON: @Sendable (CredentialSummary) throws -> [UInt8] = { Array(try Terminal.json($0).utf8) }
+
+        try await withThrowingTaskGroup(of: (TenantID, Result<(IssuedCredential, CredentialExport.Paths), CertVaultError>).self) { group in
+            var next = 0
+            func startNext() {
+                guard next < prepared.count else { return }
+                let item = prepared[next]
+                next += 1
+                group.addTask {
+                    do {
+                        let credential = try issuer.issue(item)
+                        let paths = try CredentialExport.write(credential, summaryJSON: try summaryJSON(credential.summary),
+                                                               to: out, password: destination)
+                        return (item.request.tenant, .success((credential, paths)))
+                    } catch let error as CertVaultError {
+                        return (item.request.tenant, .failure(error))
+                    }
+                }
+            }
+            for _ in 0..<min(jobs, prepared.count) { startNext() }
+            while let (tenant, outcome) = try await group.next() {
+                switch outcome {
+                case .success(let (credential, paths)):
+                    try passwords.record(credential)
+                    results.append(IssueResult(summary: credential.summary, files: paths))
+                    progress.step("issued \(tenant)")
+                    if !json {
+                        Terminal.out("\(tenant)\t\(credential.summary.thumbprintSHA1)\t\(credential.summary.notAfter)\t\(paths.folder)\n")
+                    }
+                case .failure(let error):
+                    failures.append((tenant, error))
+                    progress.step("FAILED \(tenant)")
+                }
+                startNext()
+            }
+        }
+        progress.finish("issued \(results.count) of \(prepared.count) certificates into \(out)")
+        if json {
+            Terminal.out(try Terminal.json(results.sorted { $0.summary.tenant < $1.summary.tenant }) + "\n")
+        }
+        if !failures.isEmpty {
+            for (tenant, error) in failures { Terminal.err("certvault: \(tenant): \(error.reason)\n") }
+            throw CertVaultError(.cryptoFailure, "\(failures.count) of \(prepared.count) tenants could not be issued; "
+                + "the others are complete in '\(out)'.",
+                hint: "Fix the cause above and run again with a CSV of only the failed tenants.")
+        }
+    }
+
+    private func ensureNoExport(for tenants: [TenantID]) throws {
+        let existing = tenants.filter { FileManager.default.fileExists(atPath: "\(out)/\($0)") }
+        guard existing.isEmpty else {
+            let names = existing.prefix(5).map(\.rawValue).joined(separator: ", ") + (existing.count > 5 ? ", …" : "")
+            throw CertVaultError(.alreadyExists, "\(existing.count) tenant(s) already have an export in '\(out)': \(names).",
+                                 hint: "certvault never overwrites issued credentials; move those folders away or use --out.")
+        }
+    }
+
+    static func humanSummary(_ summary: CredentialSummary, paths: CredentialExport.Paths, passwordNote: String?) -> String {
+        let profile = summary.pkcs12Profile == "compat" ? "compat (3DES, SHA-1 MAC)" : "modern (AES-256, SHA-256 MAC)"
+        let folder = paths.folder
+        let tenant = summary.tenant.rawValue
+        var lines = [
+            "Issued a certificate for tenant '\(tenant)' (policy '\(summary.policy)').",
+            "  friendly name  \(summary.friendlyName)",
+            "  subject        \(summary.subject)",
+            "  serial         \(summary.serialNumber)",
+            "  valid          \(summary.notBefore) to \(summary.notAfter)",
+            "  thumbprint     \(summary.thumbprintSHA1)  (SHA-1, as Entra ID and VB365 show it)",
+            "  SHA-256        \(summary.fingerprintSHA256)",
+            "  key            RSA-\(summary.keyBits), signed with \(summary.signatureDigest)",
+            "  PFX            \(profile), \(summary.pkcs12Iterations) iterations, password \(summary.password)",
+            "Files in \(folder)/ (folder 0700, files 0600):",
+            "  \(tenant).pfx       PKCS#12 with the private key and certificate",
+            "  \(tenant).pfx.b64   base64 of the PFX: VB365's applicationCertificate",
+            "  \(tenant).cer       the certificate (DER) to upload to Entra ID",
+            "  \(tenant).pem       the certificate (PEM)",
+            "  summary.json   these facts as JSON",
+        ]
+        if paths.password != nil {
+            lines.append("  password.txt   the PFX password (keep it with the PFX; VB365 never returns it)")
+        } else if let passwordNote {
+            lines.append("  (the PFX password went to \(passwordNote))")
+        }
+        lines.append("Inspect them with:")
+        lines.append("  openssl x509 -in \(paths.certificatePEM) -noout -text")
+        if let passwordPath = paths.password {
+            lines.append("  openssl pkcs12 -info -noout -in \(paths.pfx) -passin file:\(passwordPath)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// What `issue --json` prints per tenant.
+struct IssueResult: Codable, Sendable {
+    let summary: CredentialSummary
+    let files: CredentialExport.Paths
+}
+
+/// Where passwords go when they do not go into each export folder.
+final class PasswordSink {
+    let destination: CredentialExport.PasswordDestination
+    private let fd: Int32?
+    private let ownsFD: Bool
+    let note: String?
+
+    init(_ spec: String?) throws {
+        guard let spec else {
+            destination = .exportFolder
+            fd = nil
+            ownsFD = false
+            note = nil
+            return
+        }
+        if spec.hasPrefix("fd:") {
+            guard let number = Int32(spec.dropFirst(3)), number >= 0, fcntl(number, F_GETFD) != -1 else {
+                throw CertVaultError(.secretSourceUnreadable, "--password-out \(spec) does not name an open file descriptor.",
+                                     hint: "Open it in the shell, e.g. '3>passwords.tsv' with --password-out fd:3.")
+            }
+            destination = .fileDescriptor(number)
+            fd = number
+            ownsFD = false
+            note = "file descriptor \(number)"
+        } else {
+            let opened = open(spec, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard opened >= 0 else {
+                throw CertVaultError(errno == EEXIST ? .alreadyExists : .fileSystem, "Cannot create the password file '\(spec)'.",
+                                     hint: "It must not exist yet; certvault never overwrites a password file.",
+                                     underlying: PrivateFiles.errnoText())
+            }
+            destination = .file(spec)
+            fd = opened
+            ownsFD = true
+            note = "'\(spec)'"
+        }
+    }
+
+    deinit {
+        if ownsFD, let fd {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// Writes `tenant<TAB>password\n` when passwords go to a file or descriptor.
+    func record(_ credential: IssuedCredential) throws {
+        guard let fd else { return }
+        let prefix = Array("\(credential.tenant)\t".utf8)
+        try prefix.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
+        try credential.password.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
+        try [UInt8(ascii: "\n")].withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
+    }
+}
