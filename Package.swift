@@ -99,7 +99,6 @@ let package = Package(
         // MARK: Test helpers and tests.
         .target(
             name: "CertVaultTesting",
-            dependencies: ["CertVaultCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
