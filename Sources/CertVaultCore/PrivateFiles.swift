@@ -11,12 +11,20 @@ internal import Glibc
 /// (``publishStagedDirectory(_:as:)``), so a failure or a crash never leaves a partial set where
 /// a user or a later step would take it for a complete one.
 public enum PrivateFiles {
+    /// How strictly an existing folder's permissions are checked.
+    public enum Exposure: Sendable {
+        /// No access at all for group or others (a folder that holds secrets directly).
+        case privateOnly
+        /// Others may list it but not change it (a folder of 0700 sub-folders, such as an
+        /// export folder): no group or other write permission, unless the sticky bit is set.
+        case listable
+    }
+
     /// Creates `path` and any missing parents; the folders this call creates are mode 0700.
     ///
-    /// The final folder, if it already exists, must not be readable or writable by group or
-    /// others.
+    /// The final folder, if it already exists, is checked against `exposure`.
     /// - Throws: ``CertVaultError`` (`file-system`, `insecure-permissions`).
-    public static func makePrivateDirectory(_ path: String) throws {
+    public static func makePrivateDirectory(_ path: String, exposure: Exposure = .privateOnly) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         for part in parts {
@@ -33,11 +41,15 @@ public enum PrivateFiles {
             throw CertVaultError(.fileSystem, "'\(path)' exists but is not a folder.",
                                  hint: "Choose another output folder.", underlying: errnoText())
         }
-        if info.st_mode & 0o077 != 0 {
+        let writableByOthers = info.st_mode & 0o022 != 0 && info.st_mode & S_ISVTX == 0
+        if exposure == .privateOnly ? info.st_mode & 0o077 != 0 : writableByOthers {
             throw CertVaultError(
                 .insecurePermissions,
-                "Folder '\(path)' is accessible to other users (mode \(String(info.st_mode & 0o777, radix: 8))).",
-                hint: "Run 'chmod 700 \(path)' or choose another folder; certvault keeps secrets only in private folders.")
+                "Folder '\(path)' is \(exposure == .privateOnly ? "accessible" : "writable") to other users "
+                    + "(mode \(String(info.st_mode & 0o777, radix: 8))).",
+                hint: exposure == .privateOnly
+                    ? "Run 'chmod 700 \(path)' or choose another folder; certvault keeps secrets only in private folders."
+                    : "Run 'chmod go-w \(path)' or choose another folder.")
         }
     }
 

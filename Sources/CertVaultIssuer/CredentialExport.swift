@@ -41,7 +41,8 @@ public enum CredentialExport {
     ///   there; `file-system` or `insecure-permissions` otherwise.
     public static func write(_ credential: IssuedCredential, summaryJSON: [UInt8], to base: String,
                              password destination: PasswordDestination) throws -> Paths {
-        try PrivateFiles.makePrivateDirectory(base)
+        // The tenant folders inside are 0700; the base may be listable, never writable by others.
+        try PrivateFiles.makePrivateDirectory(base, exposure: .listable)
         let tenant = credential.tenant.rawValue
         let final = "\(base)/\(tenant)"
         var exists = stat()

@@ -16,10 +16,12 @@ public enum PasswordFactory {
 
     /// Checks a password a user supplied.
     ///
-    /// It must be allowed by the policy, valid UTF-8, free of control characters, made of
-    /// characters in Unicode's Basic Multilingual Plane (PKCS#12 encodes passwords as
-    /// BMPString; characters outside it are encoded differently by different tools), and at
-    /// least `rules.minimumSuppliedLength` characters long. Messages never echo the password.
+    /// It must be allowed by the policy, at least `rules.minimumSuppliedLength` characters long,
+    /// and made of printable ASCII (space to `~`). PKCS#12 turns passwords into BMPString, and
+    /// implementations disagree beyond ASCII: OpenSSL and GnuTLS convert UTF-8, while Java's
+    /// keytool refuses non-ASCII PBKDF2 passwords and derives different keys for the rest (seen
+    /// with JDK 17), so a PFX with such a password opens in some tools and not in others.
+    /// Messages never echo the password.
     ///
     /// - Throws: ``CertVaultError`` `invalid-password`.
     public static func validateSupplied(_ password: SecretBytes, rules: IssuancePolicy.PasswordRules, source: String) throws {
@@ -30,32 +32,23 @@ public enum PasswordFactory {
             throw fail("cannot be used: this policy allows only generated passwords",
                        "Leave out the password option, or use a policy with allow_supplied = true.")
         }
-        guard !password.isEmpty else { throw fail("is empty", "Put the password in the file, or leave out the option to have one generated.") }
+        guard !password.isEmpty else {
+            throw fail("is empty", "Put the password in the file, or leave out the option to have one generated.")
+        }
         let problem: String? = password.withUnsafeBytes { bytes in
-            var iterator = bytes.makeIterator()
-            var decoder = Unicode.UTF8()
-            var characters = 0
-            while true {
-                switch decoder.decode(&iterator) {
-                case .scalarValue(let scalar):
-                    if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                        return "contains a control character (a tab, NUL or similar)"
-                    }
-                    if scalar.value > 0xFFFF {
-                        return "contains a character outside Unicode's Basic Multilingual Plane (an emoji or similar), "
-                            + "which PKCS#12 tools encode inconsistently"
-                    }
-                    characters += 1
-                case .emptyInput:
-                    return characters < rules.minimumSuppliedLength
-                        ? "has \(characters) characters; the policy requires at least \(rules.minimumSuppliedLength)" : nil
-                case .error:
-                    return "is not valid UTF-8 text"
-                }
+            if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                return "contains a control character (a tab, NUL or similar)"
             }
+            if bytes.contains(where: { $0 > 0x7F }) {
+                return "contains characters outside printable ASCII, which PKCS#12 tools encode differently "
+                    + "(Java's keytool cannot open such a PFX)"
+            }
+            return bytes.count < rules.minimumSuppliedLength
+                ? "has \(bytes.count) characters; the policy requires at least \(rules.minimumSuppliedLength)" : nil
         }
         if let problem {
-            throw fail(problem, "Use a longer password of printable characters, or leave out the option to have one generated.")
+            throw fail(problem, "Use a longer password of printable ASCII characters (letters, digits, spaces, punctuation), "
+                + "or leave out the option to have one generated.")
         }
     }
 }

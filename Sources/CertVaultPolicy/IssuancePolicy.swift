@@ -108,6 +108,16 @@ public struct IssuancePolicy: Hashable, Sendable {
         public var subjectKeyIdentifier: Bool
         /// Whether to add an authority key identifier (equal to the subject's, as it is self-signed).
         public var authorityKeyIdentifier: Bool
+
+        /// Creates extension choices.
+        public init(keyUsage: [KeyUsage], keyUsageCritical: Bool, extendedKeyUsage: [ExtendedKeyUsage],
+                    subjectKeyIdentifier: Bool, authorityKeyIdentifier: Bool) {
+            self.keyUsage = keyUsage
+            self.keyUsageCritical = keyUsageCritical
+            self.extendedKeyUsage = extendedKeyUsage
+            self.subjectKeyIdentifier = subjectKeyIdentifier
+            self.authorityKeyIdentifier = authorityKeyIdentifier
+        }
     }
 
     /// keyUsage bits a policy may ask for, spelled as OpenSSL and RFC 5280 spell them.
@@ -128,6 +138,13 @@ public struct IssuancePolicy: Hashable, Sendable {
         public var iterations: Int
         /// Key-derivation iterations for the integrity MAC.
         public var macIterations: Int
+
+        /// Creates PKCS#12 settings.
+        public init(profile: PKCS12Profile, iterations: Int, macIterations: Int) {
+            self.profile = profile
+            self.iterations = iterations
+            self.macIterations = macIterations
+        }
     }
 
     /// How the PFX is encrypted.
@@ -148,6 +165,13 @@ public struct IssuancePolicy: Hashable, Sendable {
         public var allowSupplied: Bool
         /// The shortest supplied password accepted, in characters.
         public var minimumSuppliedLength: Int
+
+        /// Creates password rules.
+        public init(length: Int, allowSupplied: Bool, minimumSuppliedLength: Int) {
+            self.length = length
+            self.allowSupplied = allowSupplied
+            self.minimumSuppliedLength = minimumSuppliedLength
+        }
 
         /// The characters generated passwords use: ASCII letters and digits without the
         /// look-alikes `0 O 1 I l`. They need no quoting in shells or JSON and encode one-to-one
