@@ -209,7 +209,7 @@ public struct IssuancePolicy: Hashable, Sendable {
             subjectKeyIdentifier: true,
             authorityKeyIdentifier: true
         ),
-        pkcs12: PKCS12Settings(profile: .compat, iterations: 20_000, macIterations: 20_000),
+        pkcs12: PKCS12Settings(profile: .compat, iterations: 10_000, macIterations: 10_000),
         password: PasswordRules(length: 32, allowSupplied: true, minimumSuppliedLength: 16),
         renewBeforeDays: 60
     )

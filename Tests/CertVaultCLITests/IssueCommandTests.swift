@@ -91,6 +91,22 @@ struct IssueCommandTests {
         #expect(result.stdout.contains("the PFX password went to file descriptor 3"))
     }
 
+    @Test("a failed run removes the --password-out file it created")
+    func passwordOutRemovedOnFailure() throws {
+        let dir = try TemporaryDirectory()
+        let result = try CLI.run(["issue", "../../etc", "--policy", CLI.defaultPolicy, "--out", dir.file("out"),
+                                  "--password-out", dir.file("pw.tsv")])
+        #expect(result.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("pw.tsv")))
+        // An existing file is never overwritten.
+        try dir.write("old.tsv", "keep me")
+        let again = try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy, "--out", dir.file("out"),
+                                 "--password-out", dir.file("old.tsv")])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("Cannot create the password file"))
+        #expect(try String(contentsOfFile: dir.file("old.tsv"), encoding: .utf8) == "keep me")
+    }
+
     @Test("there is no way to give a password as an argument")
     func noPasswordArgument() throws {
         let result = try CLI.run(["issue", "contoso", "--password", "visible-in-ps"])

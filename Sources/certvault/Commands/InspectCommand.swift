@@ -26,8 +26,10 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw CertVaultError(.invalidInput, "Cannot read '\(file)'.", hint: "Check the path and permissions.")
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? nil
+        guard let size, size <= 1 << 20, let data = FileManager.default.contents(atPath: file) else {
+            throw CertVaultError(.invalidInput, "Cannot read '\(file)' as a PFX" + ((size ?? 0) > 1 << 20 ? ": it is larger than 1 MiB." : "."),
+                                 hint: "Check the path and permissions; a PFX with one key and certificate is a few KiB.")
         }
         let source = password.source!
         let contents = try PKCS12Contents(pfx: Array(data), password: try source.read())

@@ -26,7 +26,7 @@ struct IssueCommand: AsyncParsableCommand {
     var from: String?
 
     @Option(name: .long, help: ArgumentHelp("The issuance policy file.", valueName: "path"))
-    var policy: String = "policy/default.toml"
+    var policy: String = ProcessInfo.processInfo.environment["CERTVAULT_POLICY"] ?? "policy/default.toml"
 
     @Option(name: .long, help: ArgumentHelp("The organisation's display name, for {org} (default: the tenant id).", valueName: "name"))
     var org: String?
@@ -66,10 +66,15 @@ struct IssueCommand: AsyncParsableCommand {
         let logger = logging.makeLogger("certvault.issue")
         let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
         let passwords = try PasswordSink(passwordOut)
-        if let from {
-            try await issueBulk(from: from, issuer: issuer, passwords: passwords)
-        } else {
-            try issueOne(issuer: issuer, passwords: passwords)
+        do {
+            if let from {
+                try await issueBulk(from: from, issuer: issuer, passwords: passwords)
+            } else {
+                try issueOne(issuer: issuer, passwords: passwords)
+            }
+        } catch {
+            passwords.removeFileIfUnused()
+            throw error
         }
     }
 
@@ -184,15 +189,22 @@ struct IssueCommand: AsyncParsableCommand {
             "  key            RSA-\(summary.keyBits), signed with \(summary.signatureDigest)",
             "  PFX            \(profile), \(summary.pkcs12Iterations) iterations, password \(summary.password)",
             "Files in \(folder)/ (folder 0700, files 0600):",
-            "  \(tenant).pfx       PKCS#12 with the private key and certificate",
-            "  \(tenant).pfx.b64   base64 of the PFX: VB365's applicationCertificate",
-            "  \(tenant).cer       the certificate (DER) to upload to Entra ID",
-            "  \(tenant).pem       the certificate (PEM)",
-            "  summary.json   these facts as JSON",
+        ]
+        var files = [
+            ("\(tenant).pfx", "PKCS#12 with the private key and certificate"),
+            ("\(tenant).pfx.b64", "base64 of the PFX: VB365's applicationCertificate"),
+            ("\(tenant).cer", "the certificate (DER) to upload to Entra ID"),
+            ("\(tenant).pem", "the certificate (PEM)"),
+            ("summary.json", "these facts as JSON"),
         ]
         if paths.password != nil {
-            lines.append("  password.txt   the PFX password (keep it with the PFX; VB365 never returns it)")
-        } else if let passwordNote {
+            files.append(("password.txt", "the PFX password (keep it with the PFX; VB365 never returns it)"))
+        }
+        let width = files.map(\.0.count).max() ?? 0
+        for (name, what) in files {
+            lines.append("  " + name + String(repeating: " ", count: width - name.count + 3) + what)
+        }
+        if paths.password == nil, let passwordNote {
             lines.append("  (the PFX password went to \(passwordNote))")
         }
         lines.append("Inspect them with:")
@@ -248,6 +260,14 @@ final class PasswordSink {
         }
     }
 
+    private var recorded = 0
+
+    /// Deletes a password file this run created but never wrote to, so a failed run leaves nothing.
+    func removeFileIfUnused() {
+        guard recorded == 0, ownsFD, case .file(let path) = destination else { return }
+        unlink(path)
+    }
+
     deinit {
         if ownsFD, let fd {
             fsync(fd)
@@ -262,5 +282,6 @@ final class PasswordSink {
         try prefix.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
         try credential.password.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
         try [UInt8(ascii: "\n")].withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
+        recorded += 1
     }
 }
