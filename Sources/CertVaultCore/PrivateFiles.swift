@@ -112,8 +112,20 @@ public enum PrivateFiles {
     /// - Throws: ``CertVaultError`` `already-exists` when `finalPath` exists.
     public static func publishStagedDirectory(_ stagingPath: String, as finalPath: String) throws {
         try syncDirectory(stagingPath)
-        if CCertVaultShims_renameat2(AT_FDCWD, stagingPath, AT_FDCWD, finalPath, 1 /* RENAME_NOREPLACE */) != 0 {
-            let failure = errno
+        var renamed = CCertVaultShims_renameat2(AT_FDCWD, stagingPath, AT_FDCWD, finalPath, 1 /* RENAME_NOREPLACE */) == 0
+        var failure = renamed ? 0 : errno
+        if !renamed && failure == EINVAL {
+            // Some file systems (NFS, some FUSE) lack RENAME_NOREPLACE: check, then rename. The
+            // window between the two is closed for certvault's own writers by never reusing names.
+            var existing = stat()
+            if lstat(finalPath, &existing) == 0 {
+                failure = EEXIST
+            } else {
+                renamed = rename(stagingPath, finalPath) == 0
+                failure = renamed ? 0 : errno
+            }
+        }
+        if !renamed {
             if failure == EEXIST || failure == ENOTEMPTY {
                 throw CertVaultError(
                     .alreadyExists, "'\(finalPath)' already exists; certvault never overwrites issued credentials.",
@@ -122,8 +134,10 @@ public enum PrivateFiles {
             throw CertVaultError(.fileSystem, "Cannot move '\(stagingPath)' to '\(finalPath)'.",
                                  underlying: errnoText(failure))
         }
+        // The folder is in place now; a failure to flush its parent must not report the
+        // publication as failed (the caller would lose track of a complete export).
         let parent = finalPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        try syncDirectory(parent.isEmpty ? (finalPath.hasPrefix("/") ? "/" : ".") : parent)
+        try? syncDirectory(parent.isEmpty ? (finalPath.hasPrefix("/") ? "/" : ".") : parent)
     }
 
     /// Deletes a staging folder and the regular files directly inside it (best effort).

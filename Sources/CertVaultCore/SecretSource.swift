@@ -1,13 +1,14 @@
 #if canImport(Glibc)
 internal import Glibc
 #endif
+internal import CSodium
 
 /// Where a secret (a PFX password, later a vault passphrase) is read from.
 ///
 /// Secrets are never taken from the command line, where every user of the machine can read them
 /// in the process list. The bytes go straight from the source into ``SecretBytes``.
 public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
-    /// A file; its first line (without the line break) is the secret.
+    /// A file; its content, without one trailing line break, is the secret.
     case file(String)
     /// An open file descriptor, such as `3` with `3<password.txt` in a shell.
     case fileDescriptor(Int32)
@@ -46,6 +47,8 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
                 throw tooLong()
             }
             let secret = SecretBytes(copying: UnsafeRawBufferPointer(start: value, count: length))
+            // Wipe the process's copy before removing the variable, so no stale copy stays in memory.
+            sodium_memzero(value, length)
             unsetenv(name)
             return SecretSource.trimmingLineBreak(secret)
         case .file(let path):
@@ -60,8 +63,45 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         case .fileDescriptor(let fd):
             return try readAll(fd: fd)
         case .standardInput:
-            return try readAll(fd: STDIN_FILENO)
+            return isatty(STDIN_FILENO) == 1 ? try readFromTerminal() : try readAll(fd: STDIN_FILENO)
         }
+    }
+
+    /// Reads one line from the terminal with echo off, after a prompt on stderr.
+    private func readFromTerminal() throws -> SecretBytes {
+        let prompt = Array("Password (not shown): ".utf8)
+        _ = prompt.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        var saved = termios()
+        let canHideEcho = tcgetattr(STDIN_FILENO, &saved) == 0
+        if canHideEcho {
+            var quiet = saved
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
+        }
+        defer {
+            if canHideEcho { tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
+            _ = write(STDERR_FILENO, "\n", 1)
+        }
+        var used = 0
+        let buffer = SecretBytes(count: SecretSource.maximumLength) { raw in
+            var byte: UInt8 = 0
+            while used < raw.count, Glibc.read(STDIN_FILENO, &byte, 1) == 1, byte != UInt8(ascii: "\n") {
+                raw[used] = byte
+                used += 1
+            }
+            byte = 0
+        }
+        return try SecretSource.checked(SecretSource.trimmingLineBreak(buffer.prefix(used)), from: self)
+    }
+
+    /// Refuses a secret with a NUL byte: C libraries would silently cut it short there.
+    static func checked(_ secret: SecretBytes, from source: SecretSource) throws -> SecretBytes {
+        let hasNUL = secret.withUnsafeBytes { $0.contains(0) }
+        guard !hasNUL else {
+            throw CertVaultError(.secretSourceUnreadable, "The secret from \(source) contains a NUL byte.",
+                                 hint: "Write the secret as text; a binary file cannot be a password.")
+        }
+        return secret
     }
 
     private func tooLong() -> CertVaultError {
@@ -93,7 +133,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
                                  underlying: PrivateFiles.errnoText(failure))
         }
         guard used <= SecretSource.maximumLength else { throw tooLong() }
-        return SecretSource.trimmingLineBreak(buffer.prefix(used))
+        return try SecretSource.checked(SecretSource.trimmingLineBreak(buffer.prefix(used)), from: self)
     }
 
     static func trimmingLineBreak(_ secret: SecretBytes) -> SecretBytes {

@@ -20,8 +20,9 @@ public struct TenantIntake: Hashable, Sendable {
     /// The most rows a CSV file may have.
     public static let maximumRows = 100_000
 
-    /// Parses a CSV file (RFC 4180: a header row, comma separated, fields optionally in double
-    /// quotes with `""` for a quote). Blank lines and lines starting with `#` are skipped.
+    /// Parses a CSV file: a header row, one record per line, comma separated, fields optionally in
+    /// double quotes with `""` for a quote (RFC 4180, except that a quoted field cannot span
+    /// lines). Blank lines and lines starting with `#` are skipped.
     ///
     /// - Throws: ``CertVaultError`` `invalid-input` naming the file, line and column, for an
     ///   unknown or missing column, a bad tenant id, a duplicate tenant or a malformed line.
@@ -38,7 +39,9 @@ public struct TenantIntake: Hashable, Sendable {
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line = line.dropLast() }
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
-            guard let fields = splitCSVLine(line) else { throw fail(lineNumber, "a quoted field is not closed") }
+            guard let fields = splitCSVLine(line) else {
+                throw fail(lineNumber, "a quoted field is not closed, or text follows its closing quote")
+            }
             rows.append((lineNumber, fields))
         }
         guard let header = rows.first else { throw fail(1, "the file has no header row") }
@@ -89,6 +92,10 @@ public struct TenantIntake: Hashable, Sendable {
                         index = next
                     } else {
                         quoted = false
+                        // Only spaces may stand between a closing quote and the next comma.
+                        var rest = line[next...]
+                        while let first = rest.first, first == " " || first == "\t" { rest = rest.dropFirst() }
+                        if let first = rest.first, first != "," { return nil }
                     }
                 } else {
                     field.append(character)

@@ -39,8 +39,13 @@ public enum CredentialExport {
     ///
     /// - Throws: ``CertVaultError`` `already-exists` when the tenant already has an export folder
     ///   there; `file-system` or `insecure-permissions` otherwise.
+    ///
+    /// `beforePublish` runs when every file is written and flushed but before the folder gets
+    /// its final name; a password that goes elsewhere is recorded there, so that no export is
+    /// ever visible whose password was lost. If it throws, nothing is published.
     public static func write(_ credential: IssuedCredential, summaryJSON: [UInt8], to base: String,
-                             password destination: PasswordDestination) throws -> Paths {
+                             password destination: PasswordDestination,
+                             beforePublish: (() throws -> Void)? = nil) throws -> Paths {
         // The tenant folders inside are 0700; the base may be listable, never writable by others.
         try PrivateFiles.makePrivateDirectory(base, exposure: .listable)
         let tenant = credential.tenant.rawValue
@@ -60,6 +65,7 @@ public enum CredentialExport {
             if destination == .exportFolder {
                 try PrivateFiles.writeNewFile("\(staging)/password.txt", secret: credential.password)
             }
+            try beforePublish?()
             try PrivateFiles.publishStagedDirectory(staging, as: final)
         } catch {
             PrivateFiles.removeStagingDirectory(staging)

@@ -89,8 +89,10 @@ public struct IssuancePolicy: Hashable, Sendable {
                 return value.unicodeScalars.count == 2 && letters
                     ? nil : "C must be a two-letter upper-case ISO 3166 country code such as 'US', not '\(value)'"
             }
-            if value.count > maximumLength {
-                return "\(rawValue) is \(value.count) characters long; X.509 allows at most \(maximumLength)"
+            // X.509's bounds count characters as code points (as OpenSSL checks them), not graphemes.
+            let length = value.unicodeScalars.count
+            if length > maximumLength {
+                return "\(rawValue) is \(length) characters long; X.509 allows at most \(maximumLength)"
             }
             return nil
         }

@@ -120,8 +120,9 @@ private struct Reader {
                 switch (table.name, entry.key) {
                 case ("", "name"):
                     policy.name = try field.string()
-                    if policy.name.isEmpty || policy.name.count > 64 {
-                        throw fail(entry.line, "name must be 1 to 64 characters")
+                    if policy.name.isEmpty || policy.name.count > 64
+                        || policy.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                        throw fail(entry.line, "name must be 1 to 64 characters, without control characters")
                     }
                 case ("key", "algorithm"):
                     let algorithm = try field.string()

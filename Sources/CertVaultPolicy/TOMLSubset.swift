@@ -228,10 +228,14 @@ struct TOMLSubsetParser {
                 case UInt8(ascii: "r"): scalars.append("\r")
                 case UInt8(ascii: "u"), UInt8(ascii: "U"):
                     let width = escape == UInt8(ascii: "u") ? 4 : 8
-                    guard index + width <= bytes.count,
-                        let value = UInt32(String(decoding: bytes[index..<index + width], as: UTF8.self), radix: 16),
+                    let digits = index + width <= bytes.count ? Array(bytes[index..<index + width]) : []
+                    guard digits.count == width, digits.allSatisfy({ Character(Unicode.Scalar($0)).isHexDigit }),
+                        let value = UInt32(String(decoding: digits, as: UTF8.self), radix: 16),
                         let scalar = Unicode.Scalar(value)
                     else { throw fail("invalid \\u escape in string") }
+                    if scalar.properties.generalCategory == .control {
+                        throw fail("control characters are not allowed in policy strings")
+                    }
                     scalars.append(scalar)
                     index += width
                 default:
@@ -267,6 +271,7 @@ struct TOMLSubsetParser {
                 index += 1
                 return .array(values)
             }
+            if peek() == UInt8(ascii: "[") { throw fail("nested arrays are not supported in policy files") }
             values.append(try parseValue())
             skipWhitespaceCommentsAndNewlines()
             if peek() == UInt8(ascii: ",") {

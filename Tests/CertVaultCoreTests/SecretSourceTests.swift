@@ -31,6 +31,14 @@ struct SecretSourceTests {
         #expect(error.code == .secretSourceUnreadable)
     }
 
+    @Test("a secret with a NUL byte is refused: C libraries would cut it short")
+    func nulByte() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("nul.txt", bytes: Array("before".utf8) + [0] + Array("after".utf8))
+        let error = try #require(throws: CertVaultError.self) { try SecretSource.file(path).read() }
+        #expect(error.reason.contains("contains a NUL byte"))
+    }
+
     @Test("an oversized secret is refused")
     func oversized() throws {
         let dir = try TemporaryDirectory()

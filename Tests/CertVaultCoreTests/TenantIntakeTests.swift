@@ -29,6 +29,7 @@ struct TenantIntakeTests {
         ("tenant\n../../etc", "t.csv:2: Invalid tenant id"),
         ("tenant,org\nok,\"unclosed", "t.csv:2: a quoted field is not closed"),
         ("tenant,org\nok,a,b", "t.csv:2: 3 fields where the header has 2"),
+        ("tenant,org\nok,\"a\"b", "t.csv:2: a quoted field is not closed, or text follows its closing quote"),
         ("tenant", "t.csv:1: the file lists no tenants"),
         ("", "t.csv:1: the file has no header row"),
     ])

@@ -119,6 +119,28 @@ struct IssuerBehaviourTests {
         #expect(badCountry.reason.contains("two-letter"))
     }
 
+    @Test("lengths count code points, as OpenSSL does: combining marks cannot slip past the check")
+    func combiningMarks() throws {
+        // 33 graphemes, 66 code points: fine by grapheme count, too long for X.509's 64.
+        let org = String(repeating: "e\u{301}", count: 33)
+        let policy = try Fixtures.policy { $0.subject = [.init(type: .CN, value: try! Template("{org}"))] }
+        let error = try #require(throws: CertVaultError.self) {
+            try Issuer(policy: policy, logger: Fixtures.logger).prepare(IssuanceRequest(tenant: try TenantID("contoso"), org: org))
+        }
+        #expect(error.code == .invalidSubject)
+        #expect(error.reason.contains("CN is 66 characters long"))
+    }
+
+    @Test("authorityKeyIdentifier works without a subjectKeyIdentifier")
+    func akiWithoutSki() throws {
+        let credential = try Fixtures.issue(policy: try Fixtures.policy { $0.extensions.subjectKeyIdentifier = false })
+        let dir = try TemporaryDirectory()
+        let (_, pem) = try Fixtures.files(credential, in: dir)
+        let text = try ExternalTool.openssl.run(["x509", "-in", pem, "-noout", "-text"]).stdout
+        #expect(text.contains("X509v3 Authority Key Identifier"))
+        #expect(!text.contains("X509v3 Subject Key Identifier"))
+    }
+
     @Test("UTF-8 in the subject and friendly name survives into the certificate")
     func unicodeSubject() throws {
         let credential = try Fixtures.issue(org: "Müller & Söhne GmbH")

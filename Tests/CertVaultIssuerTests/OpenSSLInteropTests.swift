@@ -192,6 +192,14 @@ struct WeReadOpenSSLPFXTests {
         #expect(fingerprint.contains(contents.thumbprintSHA1.chunked(2).joined(separator: ":")))
     }
 
+    @Test("a PFX without an integrity MAC is refused with the reason")
+    func noMAC() throws {
+        let dir = try TemporaryDirectory()
+        let (pfx, _) = try makePFX(in: dir, extra: ["-nomac"])
+        let error = try #require(throws: CertVaultError.self) { try PKCS12Contents(pfx: pfx, password: Fixtures.secret("s3cret-from-openssl")) }
+        #expect(error.reason.contains("no integrity MAC"))
+    }
+
     @Test("a legacy RC2-40 PFX (older OpenSSL's default) is read through the legacy provider")
     func legacy() throws {
         let dir = try TemporaryDirectory()

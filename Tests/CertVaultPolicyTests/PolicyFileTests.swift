@@ -74,6 +74,9 @@ struct PolicyValidationTests {
         ("[subject]\nCN = { a = 1 }", "inline tables are not supported"),
         ("[[key]]" + subject, "arrays of tables ('[[...]]') are not supported"),
         ("key.bits = 2048" + subject, "dotted keys are not supported"),
+        ("[extensions]\nextended_key_usage = [[\"clientAuth\"]]" + subject, "p.toml:2: nested arrays are not supported"),
+        ("name = \"\\u+041\"" + subject, "p.toml:1: invalid \\u escape in string"),
+        ("name = \"bell\\u0007\"" + subject, "p.toml:1: control characters are not allowed in policy strings"),
         ("nmae = \"x\"" + subject, "p.toml:1: unknown key 'nmae' in the top level (did you mean 'name'?)"),
     ])
     func refuses(_ text: String, _ message: String) throws {

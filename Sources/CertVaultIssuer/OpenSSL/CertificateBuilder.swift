@@ -46,6 +46,8 @@ struct CertificateBuilder {
 
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, x, x, nil, nil, 0)
+        // Lets authorityKeyIdentifier be computed from the key even without a subjectKeyIdentifier.
+        guard X509V3_set_issuer_pkey(&context, key.pointer) == 1 else { throw OpenSSLError.failure("set the issuer key") }
         try add(NID_basic_constraints, "critical,CA:FALSE", to: x, context: &context)
         let usage = extensions.keyUsage.map(\.rawValue).joined(separator: ",")
         try add(NID_key_usage, (extensions.keyUsageCritical ? "critical," : "") + usage, to: x, context: &context)

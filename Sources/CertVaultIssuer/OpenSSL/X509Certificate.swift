@@ -10,18 +10,6 @@ final class X509Certificate {
 
     deinit { X509_free(pointer) }
 
-    /// Parses one DER certificate.
-    static func parse(der: [UInt8]) throws -> X509Certificate {
-        OpenSSLError.clearQueue()
-        return try der.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let certificate = d2i_X509(nil, &cursor, buffer.count) else {
-                throw OpenSSLError.failure("parse a DER certificate", code: .invalidInput)
-            }
-            return X509Certificate(taking: certificate)
-        }
-    }
-
     /// The DER encoding.
     func der() throws -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>?

@@ -42,7 +42,13 @@ public struct PKCS12Contents: Sendable {
         }
         defer { PKCS12_free(pkcs12) }
 
-        let macOK = password.withUnsafeCString { PKCS12_verify_mac(pkcs12, $0, -1) == 1 }
+        guard PKCS12_mac_present(pkcs12) == 1 else {
+            throw CertVaultError(.pkcs12Unreadable, "The PFX has no integrity MAC, so nothing proves it was not altered.",
+                                 hint: "Export it again with a MAC (openssl pkcs12 -export without -nomac).")
+        }
+        // A PFX made with an absent (NULL) password needs NULL, not "", to verify.
+        var macOK = password.withUnsafeCString { PKCS12_verify_mac(pkcs12, $0, -1) == 1 }
+        if !macOK && password.isEmpty { macOK = PKCS12_verify_mac(pkcs12, nil, 0) == 1 }
         guard macOK else {
             throw CertVaultError(.pkcs12Unreadable, "The PFX password is wrong, or the file is damaged (its MAC does not verify).",
                                  hint: "Check the password source; a trailing space or a different password file is a common cause.",

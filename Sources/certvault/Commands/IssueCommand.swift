@@ -26,7 +26,7 @@ struct IssueCommand: AsyncParsableCommand {
     var from: String?
 
     @Option(name: .long, help: ArgumentHelp("The issuance policy file.", valueName: "path"))
-    var policy: String = ProcessInfo.processInfo.environment["CERTVAULT_POLICY"] ?? "policy/default.toml"
+    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
 
     @Option(name: .long, help: ArgumentHelp("The organisation's display name, for {org} (default: the tenant id).", valueName: "name"))
     var org: String?
@@ -35,7 +35,7 @@ struct IssueCommand: AsyncParsableCommand {
     var domain: String?
 
     @Option(name: .long, help: ArgumentHelp("Folder that receives <tenant>/ export folders.", valueName: "dir"))
-    var out: String = ProcessInfo.processInfo.environment["CERTVAULT_EXPORT_DIR"] ?? "keys/issued"
+    var out: String = Environment.value("CERTVAULT_EXPORT_DIR") ?? "keys/issued"
 
     @Option(name: .long, help: ArgumentHelp(
         "Send PFX passwords to 'fd:N' (an open file descriptor) or to a new file, as 'tenant<TAB>password' lines, instead of password.txt.",
@@ -89,8 +89,7 @@ struct IssueCommand: AsyncParsableCommand {
         try ensureNoExport(for: [tenantID])
         let credential = try issuer.issue(prepared)
         let paths = try CredentialExport.write(credential, summaryJSON: Array(try Terminal.json(credential.summary).utf8),
-                                               to: out, password: passwords.destination)
-        try passwords.record(credential)
+                                               to: out, password: passwords.destination) { try passwords.record(credential) }
         if json {
             Terminal.out(try Terminal.json(IssueResult(summary: credential.summary, files: paths)) + "\n")
         } else {
@@ -101,7 +100,14 @@ struct IssueCommand: AsyncParsableCommand {
     private func issueBulk(from path: String, issuer: Issuer, passwords: PasswordSink) async throws {
         let text: String
         do {
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            guard size <= 16 << 20 else {
+                throw CertVaultError(.invalidInput, "The tenant file '\(path)' is larger than 16 MiB.",
+                                     hint: "Split it into several files.")
+            }
             text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch let error as CertVaultError {
+            throw error
         } catch {
             throw CertVaultError(.invalidInput, "Cannot read the tenant file '\(path)'.",
                                  hint: "Check the path; the file must be UTF-8 CSV with a 'tenant' header.")
@@ -129,10 +135,12 @@ struct IssueCommand: AsyncParsableCommand {
                     do {
                         let credential = try issuer.issue(item)
                         let paths = try CredentialExport.write(credential, summaryJSON: try summaryJSON(credential.summary),
-                                                               to: out, password: destination)
+                                                               to: out, password: destination) { try passwords.record(credential) }
                         return (item.request.tenant, .success((credential, paths)))
                     } catch let error as CertVaultError {
                         return (item.request.tenant, .failure(error))
+                    } catch {
+                        return (item.request.tenant, .failure(CertVaultError(.fileSystem, "Unexpected failure: \(error).")))
                     }
                 }
             }
@@ -140,7 +148,6 @@ struct IssueCommand: AsyncParsableCommand {
             while let (tenant, outcome) = try await group.next() {
                 switch outcome {
                 case .success(let (credential, paths)):
-                    try passwords.record(credential)
                     results.append(IssueResult(summary: credential.summary, files: paths))
                     progress.step("issued \(tenant)")
                     if !json {
@@ -159,7 +166,7 @@ struct IssueCommand: AsyncParsableCommand {
         }
         if !failures.isEmpty {
             for (tenant, error) in failures { Terminal.err("certvault: \(tenant): \(error.reason)\n") }
-            throw CertVaultError(.cryptoFailure, "\(failures.count) of \(prepared.count) tenants could not be issued; "
+            throw CertVaultError(failures[0].1.code, "\(failures.count) of \(prepared.count) tenants could not be issued; "
                 + "the others are complete in '\(out)'.",
                 hint: "Fix the cause above and run again with a CSV of only the failed tenants.")
         }
@@ -222,11 +229,14 @@ struct IssueResult: Codable, Sendable {
     let files: CredentialExport.Paths
 }
 
-/// Where passwords go when they do not go into each export folder.
-final class PasswordSink {
+/// Where passwords go when they do not go into each export folder. Shared by the bulk tasks.
+final class PasswordSink: @unchecked Sendable {
+    // Safety: the mutable state (`recorded`) and writes to `fd` are guarded by `lock`.
     let destination: CredentialExport.PasswordDestination
     private let fd: Int32?
     private let ownsFD: Bool
+    private let lock = NSLock()
+    private var recorded = 0
     let note: String?
 
     init(_ spec: String?) throws {
@@ -260,28 +270,44 @@ final class PasswordSink {
         }
     }
 
-    private var recorded = 0
-
     /// Deletes a password file this run created but never wrote to, so a failed run leaves nothing.
     func removeFileIfUnused() {
-        guard recorded == 0, ownsFD, case .file(let path) = destination else { return }
-        unlink(path)
-    }
-
-    deinit {
-        if ownsFD, let fd {
-            fsync(fd)
-            close(fd)
+        lock.withLock {
+            guard recorded == 0, ownsFD, case .file(let path) = destination else { return }
+            unlink(path)
         }
     }
 
-    /// Writes `tenant<TAB>password\n` when passwords go to a file or descriptor.
+    deinit {
+        if ownsFD, let fd { close(fd) }
+    }
+
+    /// Writes `tenant<TAB>password\n` in one write and flushes it, when passwords go to a file
+    /// or descriptor. Called before the tenant's export is published.
     func record(_ credential: IssuedCredential) throws {
         guard let fd else { return }
         let prefix = Array("\(credential.tenant)\t".utf8)
-        try prefix.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
-        try credential.password.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
-        try [UInt8(ascii: "\n")].withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
-        recorded += 1
+        let line = SecretBytes(count: prefix.count + credential.password.count + 1) { buffer in
+            buffer.copyBytes(from: prefix)
+            credential.password.withUnsafeBytes { password in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[prefix.count..<prefix.count + password.count]).copyMemory(from: password)
+            }
+            buffer[buffer.count - 1] = UInt8(ascii: "\n")
+        }
+        try lock.withLock {
+            try line.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the password output") }
+            // A pipe or terminal cannot be fsynced (EINVAL); a file must be.
+            if fsync(fd) != 0 && errno != EINVAL && errno != EROFS {
+                throw CertVaultError(.fileSystem, "Cannot flush the password output.", underlying: PrivateFiles.errnoText())
+            }
+            recorded += 1
+        }
+    }
+}
+
+/// Reads environment variables without copying the whole environment into Swift strings.
+enum Environment {
+    static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 }

@@ -3,7 +3,7 @@ import CertVaultCore
 
 /// Where a PFX password comes from. Never from an argument: argv is visible in `ps`.
 struct PasswordInputOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Read the PFX password from the first line of this file.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Read the PFX password from this file (one trailing line break is ignored).", valueName: "path"))
     var passwordFile: String?
 
     @Option(name: .long, help: ArgumentHelp("Read the PFX password from this open file descriptor.", valueName: "fd"))
