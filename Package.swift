@@ -70,6 +70,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "CertVaultVault",
+            dependencies: ["CertVaultCore", "CSodium"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Programs.
         .executableTarget(
             name: "certvault",
@@ -77,6 +83,7 @@ let package = Package(
                 "CertVaultCore",
                 "CertVaultPolicy",
                 "CertVaultIssuer",
+                "CertVaultVault",
                 "CCurl",
                 "COpenSSL",
                 "CSodium",
@@ -114,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "CertVaultIssuerTests",
             dependencies: ["CertVaultIssuer", "CertVaultPolicy", "CertVaultCore", "CertVaultTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultVaultTests",
+            dependencies: ["CertVaultVault", "CertVaultCore", "CertVaultTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

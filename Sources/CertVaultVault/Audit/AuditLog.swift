@@ -1,0 +1,134 @@
+internal import CertVaultCore
+internal import Foundation
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The vault's append-only, hash-chained, authenticated audit log (`audit.log`), and its head
+/// (`audit.head`). Format: docs/vault-format.md.
+///
+/// Each line is `seq TAB time TAB actor TAB action TAB tenant TAB generation TAB detail TAB prev TAB mac`,
+/// where `prev` is the previous line's `mac` (64 zeros for the first) and `mac` is BLAKE2b-256,
+/// keyed with a key derived from the root key, of everything before it on the line including
+/// the last tab. Editing, removing or reordering a line breaks the chain; `audit.head` holds
+/// the last sequence number and mac, so removing lines from the end is detected too.
+public struct AuditLog: Sendable {
+    /// One record.
+    public struct Record: Sendable, Hashable, Codable {
+        public let sequence: Int
+        public let time: String
+        public let actor: String
+        public let action: String
+        public let tenant: String?
+        public let generation: Int?
+        public let detail: String
+    }
+
+    static let fileName = "audit.log"
+    static let headName = "audit.head"
+    static let zeroMAC = String(repeating: "0", count: 64)
+
+    let folder: String
+    let key: SecretBytes
+
+    init(folder: String, root: SecretBytes) {
+        self.folder = folder
+        key = AEAD.deriveKey(from: root, purpose: "certvault audit key v1")
+    }
+
+    var path: String { "\(folder)/\(AuditLog.fileName)" }
+    var headPath: String { "\(folder)/\(AuditLog.headName)" }
+
+    /// Removes tabs, line breaks and other control characters from a field.
+    static func clean(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+    }
+
+    func mac(_ prefix: String) -> String {
+        AEAD.keyedHash(Array(prefix.utf8), key: key).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Appends one record; the caller holds the vault lock.
+    func append(actor: String, action: String, tenant: String? = nil, generation: Int? = nil, detail: String = "",
+                now: Date = Date()) throws {
+        let (lastSequence, lastMAC) = try head() ?? (0, AuditLog.zeroMAC)
+        let formatter = ISO8601DateFormatter()
+        let fields = [
+            String(lastSequence + 1), formatter.string(from: now), AuditLog.clean(actor), AuditLog.clean(action),
+            AuditLog.clean(tenant ?? "-"), generation.map(String.init) ?? "-", AuditLog.clean(detail.isEmpty ? "-" : detail), lastMAC,
+        ]
+        let prefix = fields.joined(separator: "\t") + "\t"
+        let recordMAC = mac(prefix)
+        let line = Array((prefix + recordMAC + "\n").utf8)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
+        }
+        defer { close(fd) }
+        try line.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
+        guard fsync(fd) == 0 else { throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText()) }
+        try writeHead(sequence: lastSequence + 1, mac: recordMAC)
+    }
+
+    /// The last sequence number and mac, from `audit.head`, authenticated.
+    func head() throws -> (Int, String)? {
+        guard let text = try? String(contentsOfFile: headPath, encoding: .utf8) else { return nil }
+        let parts = text.trimmingCharacters(in: .newlines).split(separator: "\t").map(String.init)
+        guard parts.count == 3, let sequence = Int(parts[0]), mac("head\t\(parts[0])\t\(parts[1])") == parts[2] else {
+            throw VaultError.authentication(headPath, "audit head")
+        }
+        return (sequence, parts[1])
+    }
+
+    private func writeHead(sequence: Int, mac recordMAC: String) throws {
+        let body = "\(sequence)\t\(recordMAC)"
+        let text = body + "\t" + mac("head\t\(body)") + "\n"
+        let temporary = "\(folder)/.audit.head.\(getpid()).tmp"
+        unlink(temporary)
+        try PrivateFiles.writeNewFile(temporary, bytes: Array(text.utf8))
+        guard rename(temporary, headPath) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot update the audit head.", underlying: PrivateFiles.errnoText())
+        }
+        try PrivateFiles.syncDirectory(folder)
+    }
+
+    /// Reads every record, checking the chain, each mac and the head.
+    ///
+    /// - Returns: the records and a list of problems (empty when the log is intact).
+    func verify() -> (records: [Record], problems: [String]) {
+        var problems: [String] = []
+        var records: [Record] = []
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        var previous = AuditLog.zeroMAC
+        var expectedSequence = 1
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            let lineNumber = index + 1
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 9, let sequence = Int(fields[0]) else {
+                problems.append("line \(lineNumber): malformed record")
+                continue
+            }
+            let prefix = fields[0..<8].joined(separator: "\t") + "\t"
+            if mac(prefix) != fields[8] { problems.append("line \(lineNumber): record was altered (its MAC does not match)") }
+            if fields[7] != previous { problems.append("line \(lineNumber): chain broken (a record before it was removed, altered or reordered)") }
+            if sequence != expectedSequence { problems.append("line \(lineNumber): sequence \(sequence) where \(expectedSequence) was expected") }
+            previous = fields[8]
+            expectedSequence = sequence + 1
+            records.append(Record(sequence: sequence, time: fields[1], actor: fields[2], action: fields[3],
+                                  tenant: fields[4] == "-" ? nil : fields[4], generation: Int(fields[5]), detail: fields[6]))
+        }
+        do {
+            if let (sequence, headMAC) = try head() {
+                if sequence != expectedSequence - 1 || headMAC != previous {
+                    problems.append("the log ends at record \(expectedSequence - 1) but its head says \(sequence): records were removed from the end")
+                }
+            } else if !records.isEmpty {
+                problems.append("audit.head is missing")
+            }
+        } catch {
+            problems.append("audit.head was altered")
+        }
+        return (records, problems)
+    }
+}

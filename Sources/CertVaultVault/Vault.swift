@@ -1,0 +1,338 @@
+public import CertVaultCore
+internal import Foundation
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// An encrypted file vault that keeps every certificate generation of every tenant.
+///
+/// Layout of the vault folder (0700; every file 0600), byte formats in docs/vault-format.md:
+///
+/// | path | content |
+/// | --- | --- |
+/// | `root.passphrase` | the root key wrapped under a passphrase (only in passphrase mode) |
+/// | `keyring` | the key-encryption keys, sealed under the root key |
+/// | `tenants/<tenant>/<generation>.entry` | one file per generation, generation as 8 digits |
+/// | `audit.log`, `audit.head` | the authenticated audit log and its head |
+/// | `lock` | taken with `flock` by writers |
+///
+/// Writers take the lock, so two processes cannot both create generation N; readers need no
+/// lock because every file is written to a temporary name, fsynced and renamed into place.
+public final class Vault {
+    /// The vault folder.
+    public let path: String
+    let root: SecretBytes
+    private(set) var keyring: Keyring
+    let audit: AuditLog
+    let actor: String
+
+    private init(path: String, root: SecretBytes, keyring: Keyring, actor: String) {
+        self.path = path
+        self.root = root
+        self.keyring = keyring
+        self.audit = AuditLog(folder: path, root: root)
+        self.actor = actor
+    }
+
+    /// The OS user running this process, for the audit log.
+    public static var currentUser: String {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid \(geteuid())"
+    }
+
+    // MARK: Creating and opening
+
+    /// Creates a new vault with a fresh root key and a first KEK.
+    ///
+    /// - Throws: ``CertVaultError`` `vault-missing` when a vault already exists at `path`,
+    ///   `already-exists` when the key file exists, and the errors of reading the passphrase.
+    public static func create(at path: String, protection: RootKeyProtection, actor: String = Vault.currentUser,
+                              now: Int64? = nil) throws -> Vault {
+        let now = now ?? Int64(Date().timeIntervalSince1970)
+        if FileManager.default.fileExists(atPath: "\(path)/\(Keyring.fileName)") {
+            throw CertVaultError(.vaultMissing, "A vault already exists at '\(path)'.",
+                                 hint: "Use it, or choose another folder with --vault.")
+        }
+        let root = RootKey.generate()
+        var passphraseFile: [UInt8]?
+        switch protection {
+        case .keyFile(let keyPath):
+            if FileManager.default.fileExists(atPath: keyPath) {
+                throw CertVaultError(.alreadyExists, "The key file '\(keyPath)' already exists; certvault never overwrites a key.",
+                                     hint: "Choose another --key-file, or move the old one away if it belongs to no vault.")
+            }
+        case .passphrase(let source, let parameters):
+            let passphrase = try source.read()
+            guard passphrase.count >= 12 else {
+                throw CertVaultError(.invalidPassword, "The passphrase from \(source) is shorter than 12 characters.",
+                                     hint: "Choose a longer passphrase.")
+            }
+            passphraseFile = try RootKey.wrap(root, passphrase: passphrase, parameters: parameters)
+        }
+        try PrivateFiles.makePrivateDirectory(path, exposure: .privateOnly)
+        try PrivateFiles.makePrivateDirectory("\(path)/tenants", exposure: .privateOnly)
+        if case .keyFile(let keyPath) = protection { try RootKey.writeKeyFile(root, to: keyPath) }
+        if let passphraseFile { try writeAtomically(passphraseFile, to: "\(path)/\(RootKey.passphraseFile)", folder: path) }
+        let keyring = Keyring.new(now: now)
+        try writeAtomically(keyring.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path)
+        let vault = Vault(path: path, root: root, keyring: keyring, actor: actor)
+        try vault.withLock {
+            let mode: String = if case .keyFile = protection { "key file" } else { "passphrase" }
+            try vault.audit.append(actor: actor, action: "vault.init", detail: "root key in \(mode); KEK 1")
+        }
+        return vault
+    }
+
+    /// Opens a vault with its key file or passphrase.
+    ///
+    /// - Throws: ``CertVaultError`` `vault-missing`, `vault-locked` (wrong key or passphrase; nothing
+    ///   changes on disk), `insecure-permissions`, `vault-corrupt`.
+    public static func open(at path: String, unlock: RootKeyProtection, actor: String = Vault.currentUser) throws -> Vault {
+        let keyringPath = "\(path)/\(Keyring.fileName)"
+        guard FileManager.default.fileExists(atPath: keyringPath) else {
+            throw CertVaultError(.vaultMissing, "There is no vault at '\(path)'.",
+                                 hint: "Create one with 'certvault init', or point --vault (or CERTVAULT_VAULT) at an existing one.")
+        }
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            throw CertVaultError(.insecurePermissions, "The vault folder '\(path)' is accessible to other users.",
+                                 hint: "Run 'chmod 700 \(path)'.")
+        }
+        let passphrasePath = "\(path)/\(RootKey.passphraseFile)"
+        let root: SecretBytes
+        switch unlock {
+        case .keyFile(let keyPath):
+            if FileManager.default.fileExists(atPath: passphrasePath) {
+                throw CertVaultError(.vaultLocked, "The vault at '\(path)' is protected by a passphrase, not a key file.",
+                                     hint: "Give the passphrase with --passphrase-file, --passphrase-fd, --passphrase-stdin or --passphrase-env.")
+            }
+            root = try RootKey.readKeyFile(keyPath)
+        case .passphrase(let source, _):
+            guard let bytes = FileManager.default.contents(atPath: passphrasePath) else {
+                throw CertVaultError(.vaultLocked, "The vault at '\(path)' has no passphrase; it is opened with its key file.",
+                                     hint: "Give the key file with --key-file (or CERTVAULT_KEY_FILE).")
+            }
+            root = try RootKey.unwrap(Array(bytes), passphrase: try source.read(), file: passphrasePath)
+        }
+        let keyringBytes = try readFile(keyringPath)
+        let keyring = try Keyring.parse(keyringBytes, root: root, file: keyringPath)
+        return Vault(path: path, root: root, keyring: keyring, actor: actor)
+    }
+
+    // MARK: Entries
+
+    /// Stores a new generation for `tenant` (the next number after the highest present) and
+    /// returns its number. An existing generation is never replaced.
+    public func store(tenant: TenantID, payload: EntryPayload, now: Int64? = nil) throws -> Int {
+        let now = now ?? Int64(Date().timeIntervalSince1970)
+        return try withLock {
+            let folder = tenantFolder(tenant)
+            try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
+            let generation = UInt32((try generations(of: tenant).last ?? 0) + 1)
+            let header = EntryFile.Header(tenant: tenant, generation: generation, created: now)
+            let metadata = EntryMetadata(notAfter: payload.facts.notAfter, thumbprintSHA1: payload.facts.thumbprintSHA1)
+            let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
+            try Vault.writeAtomically(bytes, to: entryPath(tenant, Int(generation)), folder: folder, replace: false)
+            try audit.append(actor: actor, action: "entry.create", tenant: tenant.rawValue, generation: Int(generation),
+                             detail: "thumbprint \(payload.facts.thumbprintSHA1)")
+            return Int(generation)
+        }
+    }
+
+    /// The generation numbers stored for a tenant, ascending.
+    public func generations(of tenant: TenantID) throws -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: tenantFolder(tenant))) ?? []
+        return names.compactMap { name -> Int? in
+            guard name.hasSuffix(".entry"), name.count == 14 else { return nil }
+            return Int(name.prefix(8))
+        }.sorted()
+    }
+
+    /// The tenants that have at least one generation, sorted.
+    public func tenants() throws -> [TenantID] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(path)/tenants")) ?? []
+        return names.compactMap { try? TenantID($0) }.filter { (try? generations(of: $0).isEmpty) == false }.sorted()
+    }
+
+    /// A stored generation's facts, status and VB365 fields, without reading out its secrets.
+    public func summary(tenant: TenantID, generation: Int) throws -> EntrySummary {
+        let (file, path) = try load(tenant, generation)
+        let metadata = try file.openMetadata(dataKey: try file.dataKey(keyring: keyring, file: path), file: path)
+        return EntrySummary(tenant: tenant, generation: generation, created: ISOTime.string(file.header.created),
+                            kekID: Int(file.kekID), metadata: metadata)
+    }
+
+    /// Every generation of every tenant.
+    public func list() throws -> [EntrySummary] {
+        try tenants().flatMap { tenant in try generations(of: tenant).map { try summary(tenant: tenant, generation: $0) } }
+    }
+
+    /// Reads out a generation's secrets (PFX and password); the read is written to the audit log.
+    ///
+    /// - Parameter generation: nil for the newest active generation.
+    public func readOut(tenant: TenantID, generation: Int? = nil, purpose: String) throws -> (Int, EntryPayload, EntryMetadata) {
+        let chosen = try generation ?? newestActive(tenant)
+        let (file, path) = try load(tenant, chosen)
+        let dataKey = try file.dataKey(keyring: keyring, file: path)
+        let payload = try file.openPayload(dataKey: dataKey, file: path)
+        let metadata = try file.openMetadata(dataKey: dataKey, file: path)
+        try withLock { try audit.append(actor: actor, action: "entry.read", tenant: tenant.rawValue, generation: chosen, detail: purpose) }
+        return (chosen, payload, metadata)
+    }
+
+    /// Changes a generation's metadata (status, VB365 fields); the payload is not touched.
+    public func updateMetadata(tenant: TenantID, generation: Int, action: String, _ change: (inout EntryMetadata) throws -> Void) throws {
+        try withLock {
+            let (file, path) = try load(tenant, generation)
+            let dataKey = try file.dataKey(keyring: keyring, file: path)
+            var metadata = try file.openMetadata(dataKey: dataKey, file: path)
+            let before = metadata
+            try change(&metadata)
+            guard metadata != before else { return }
+            try Vault.writeAtomically(try file.replacingMetadata(metadata, dataKey: dataKey), to: path, folder: tenantFolder(tenant), replace: true)
+            try audit.append(actor: actor, action: action, tenant: tenant.rawValue, generation: generation,
+                             detail: before.status != metadata.status ? "status \(before.status.rawValue) -> \(metadata.status.rawValue)" : "metadata")
+        }
+    }
+
+    /// Opens every entry (header, data key, payload, metadata) and the audit log.
+    ///
+    /// - Returns: what was checked and every problem found; an empty problem list means intact.
+    public func verify() throws -> VerifyReport {
+        var problems: [String] = []
+        var entries = 0
+        let tenantsFolder = "\(path)/tenants"
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: tenantsFolder)) ?? []).sorted() {
+            guard let tenant = try? TenantID(name) else {
+                problems.append("tenants/\(name): not a valid tenant folder name")
+                continue
+            }
+            for file in ((try? FileManager.default.contentsOfDirectory(atPath: tenantFolder(tenant))) ?? []).sorted() {
+                if file.hasPrefix(".tmp-") { continue }
+                guard file.hasSuffix(".entry"), file.count == 14, let generation = Int(file.prefix(8)) else {
+                    problems.append("tenants/\(name)/\(file): not an entry file name")
+                    continue
+                }
+                entries += 1
+                do {
+                    let (entry, entryPath) = try load(tenant, generation)
+                    let key = try entry.dataKey(keyring: keyring, file: entryPath)
+                    _ = try entry.openPayload(dataKey: key, file: entryPath)
+                    _ = try entry.openMetadata(dataKey: key, file: entryPath)
+                } catch let error as CertVaultError {
+                    problems.append(error.reason)
+                }
+            }
+        }
+        let (records, auditProblems) = audit.verify()
+        problems += auditProblems.map { "audit.log: \($0)" }
+        return VerifyReport(entries: entries, auditRecords: records.count, problems: problems)
+    }
+
+    /// The audit log's records and any problem with them.
+    public func auditRecords() -> (records: [AuditLog.Record], problems: [String]) { audit.verify() }
+
+    // MARK: Helpers
+
+    func tenantFolder(_ tenant: TenantID) -> String { "\(path)/tenants/\(tenant.rawValue)" }
+
+    func entryPath(_ tenant: TenantID, _ generation: Int) -> String {
+        let digits = String(generation)
+        return "\(tenantFolder(tenant))/\(String(repeating: "0", count: max(0, 8 - digits.count)) + digits).entry"
+    }
+
+    func newestActive(_ tenant: TenantID) throws -> Int {
+        for generation in try generations(of: tenant).reversed()
+        where try summary(tenant: tenant, generation: generation).metadata.status == .active {
+            return generation
+        }
+        throw CertVaultError(.notFound, "Tenant '\(tenant)' has no active generation in the vault.",
+                             hint: "Run 'certvault list' to see its generations; pass --generation N to read a retired one.")
+    }
+
+    /// Reads and parses an entry, checking that its header matches where it is stored.
+    func load(_ tenant: TenantID, _ generation: Int) throws -> (EntryFile, String) {
+        let path = entryPath(tenant, generation)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CertVaultError(.notFound, "Tenant '\(tenant)' has no generation \(generation) in the vault.",
+                                 hint: "Run 'certvault list' to see what is stored.")
+        }
+        let file = try EntryFile.parse(try Vault.readFile(path), file: path)
+        guard file.header.tenant == tenant, Int(file.header.generation) == generation else {
+            throw VaultError.authentication(path, "its header names tenant '\(file.header.tenant)' generation \(file.header.generation)")
+        }
+        return (file, path)
+    }
+
+    @discardableResult
+    func withLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = Glibc.open("\(path)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault lock.", underlying: PrivateFiles.errnoText()) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CertVaultError(.fileSystem, "Cannot lock the vault.", underlying: PrivateFiles.errnoText()) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CertVaultError(.fileSystem, "Cannot read '\(path)'.", hint: "Check that it exists and that you may read it.")
+        }
+        return Array(data)
+    }
+
+    /// Temporary file (exclusive, 0600), write, fsync, rename (never over an existing file
+    /// unless `replace`), fsync the folder.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, folder: String, replace: Bool = true) throws {
+        var suffix = ""
+        for _ in 0..<12 { suffix += String(SodiumRuntime.uniformRandom(below: 36), radix: 36) }
+        let temporary = "\(folder)/.tmp-\(suffix)"
+        do {
+            try PrivateFiles.writeNewFile(temporary, bytes: bytes)
+            if replace {
+                guard rename(temporary, path) == 0 else {
+                    throw CertVaultError(.fileSystem, "Cannot rename into '\(path)'.", underlying: PrivateFiles.errnoText())
+                }
+            } else {
+                // link() fails if the name exists: the generation can never be replaced.
+                guard link(temporary, path) == 0 else {
+                    let exists = errno == EEXIST
+                    throw CertVaultError(exists ? .alreadyExists : .fileSystem, "Cannot create '\(path)'.",
+                                         hint: exists ? "Another writer created it first; nothing was replaced." : nil,
+                                         underlying: PrivateFiles.errnoText())
+                }
+                unlink(temporary)
+            }
+            try PrivateFiles.syncDirectory(folder)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+}
+
+/// A generation as `list` and `show` report it; no secrets.
+public struct EntrySummary: Sendable, Hashable, Codable {
+    public let tenant: TenantID
+    public let generation: Int
+    public let created: String
+    public let kekID: Int
+    public let metadata: EntryMetadata
+}
+
+/// The result of ``Vault/verify()``.
+public struct VerifyReport: Sendable, Hashable, Codable {
+    public let entries: Int
+    public let auditRecords: Int
+    public let problems: [String]
+    public var intact: Bool { problems.isEmpty }
+}
+
+enum ISOTime {
+    static func string(_ seconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}
