@@ -307,3 +307,49 @@ struct VaultAuditTests {
         #expect(try !vault.verify().intact)
     }
 }
+
+@Suite("Vault key rotation")
+struct VaultRotationTests {
+    @Test("rotating the KEK rewraps data keys, keeps payloads byte for byte, and retires the old KEK")
+    func rotate() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, protection) = try VaultFixtures.keyFileVault(dir)
+        let tenant = try TenantID("contoso")
+        _ = try vault.store(tenant: tenant, payload: VaultFixtures.payload("1"))
+        _ = try vault.store(tenant: try TenantID("fabrikam"), payload: VaultFixtures.payload("2"))
+        let path = dir.file("vault/tenants/contoso/00000001.entry")
+        let before = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let report = try vault.rotateKEK()
+        #expect(report.newKEK == 2)
+        #expect(report.rewrapped == 2)
+        #expect(report.retiredKEKs == [1])
+        let after = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        // Header identical; key block changed; payload and metadata blocks identical.
+        let headerLength = 8 + 1 + 1 + 7 + 4 + 8
+        let keyBlock = 4 + 24 + 48
+        #expect(after.prefix(headerLength) == before.prefix(headerLength))
+        #expect(after[headerLength..<headerLength + keyBlock] != before[headerLength..<headerLength + keyBlock])
+        #expect(after[(headerLength + keyBlock)...] == before[(headerLength + keyBlock)...])
+        #expect(try vault.kekUsage() == [2: 2])
+        let reopened = try Vault.open(at: dir.file("vault"), unlock: protection)
+        #expect(VaultFixtures.text(try reopened.readOut(tenant: tenant, purpose: "test").1.password) == "pfx-password-1")
+        #expect(try reopened.verify().intact)
+    }
+
+    @Test("changing the passphrase rewraps only the root key")
+    func changePassphrase() throws {
+        let dir = try TemporaryDirectory()
+        let old = try dir.write("old.txt", "the old passphrase 1")
+        let new = try dir.write("new.txt", "the new passphrase 2")
+        let vault = try Vault.create(at: dir.file("vault"), protection: .passphrase(.file(old), parameters: VaultFixtures.fastArgon))
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
+        let keyring = try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/keyring")))
+        let entry = try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/tenants/contoso/00000001.entry")))
+        try vault.changePassphrase(to: .file(new), parameters: VaultFixtures.fastArgon)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/keyring"))) == keyring)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/tenants/contoso/00000001.entry"))) == entry)
+        _ = try Vault.open(at: dir.file("vault"), unlock: .passphrase(.file(new)))
+        let error = try #require(throws: CertVaultError.self) { try Vault.open(at: dir.file("vault"), unlock: .passphrase(.file(old))) }
+        #expect(error.code == .vaultLocked)
+    }
+}

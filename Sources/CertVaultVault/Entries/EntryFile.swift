@@ -149,6 +149,25 @@ struct EntryFile {
         }
     }
 
+    /// The same file with its data key wrapped by another KEK; payload and metadata bytes are kept.
+    func rewrapped(dataKey: SecretBytes, kek: Keyring.Record) -> [UInt8] {
+        let headerBytes = header.bytes
+        let nonce = AEAD.nonce()
+        var out = ByteWriter()
+        out.append(headerBytes)
+        out.u32(kek.id)
+        out.append(nonce)
+        out.append(AEAD.seal(dataKey, key: kek.key, nonce: nonce, associatedData: EntryFile.keyAAD(headerBytes, kekID: kek.id)))
+        out.append(payloadNonce)
+        out.u32(UInt32(payloadCiphertext.count))
+        out.append(payloadCiphertext)
+        out.u32(metadataRevision)
+        out.append(metadataNonce)
+        out.u32(UInt32(metadataCiphertext.count))
+        out.append(metadataCiphertext)
+        return out.bytes
+    }
+
     /// The same file with new metadata at the next revision; the key block and payload bytes are kept.
     func replacingMetadata(_ metadata: EntryMetadata, dataKey: SecretBytes) throws -> [UInt8] {
         var out = ByteWriter()
