@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Recover a certificate from a certvault vault without certvault.
+
+Independent of certvault's code: it follows docs/vault-format.md and uses only PyNaCl
+(pip install pynacl), libsodium's Python binding.
+
+  certvault-recover.py VAULT TENANT [--generation N] (--key-file F | --passphrase-file F)
+                       --out-pfx OUT.pfx --out-password OUT.txt
+
+The password is written to a new file with mode 0600, never printed.
+"""
+import argparse
+import base64
+import os
+import struct
+import sys
+
+from nacl import bindings, pwhash
+
+MAGIC = b"CVAULT"
+
+
+def fail(message):
+    sys.exit("certvault-recover: " + message)
+
+
+def check_magic(data, kind, name):
+    if len(data) < 8 or data[:6] != MAGIC or data[6:7] != kind:
+        fail(f"{name} is not a certvault file of kind {kind.decode()}")
+    if data[7] != 1:
+        fail(f"{name} has format version {data[7]}; this script reads version 1")
+
+
+def aead_open(ciphertext, aad, nonce, key, what):
+    try:
+        return bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(bytes(ciphertext), bytes(aad), bytes(nonce), bytes(key))
+    except Exception:
+        fail(f"{what} failed authentication (wrong key or passphrase, or the file was altered)")
+
+
+def root_key(vault, key_file, passphrase_file):
+    if key_file:
+        lines = open(key_file, "rb").read().split(b"\n")
+        if lines[0] != b"certvault-root-key-v1":
+            fail("not a certvault root key file")
+        key = base64.b64decode(lines[1], validate=True)
+        if len(key) != 32:
+            fail("the key file does not hold 32 bytes")
+        return key
+    data = open(os.path.join(vault, "root.passphrase"), "rb").read()
+    check_magic(data, b"R", "root.passphrase")
+    if data[8] != 1:
+        fail("unknown key-derivation function")
+    ops, mem = struct.unpack(">QQ", data[9:25])
+    salt, nonce, wrapped = data[25:41], data[41:65], data[65:]
+    passphrase = open(passphrase_file, "rb").read()
+    if passphrase.endswith(b"\r\n"):
+        passphrase = passphrase[:-2]
+    elif passphrase.endswith(b"\n"):
+        passphrase = passphrase[:-1]
+    wrapping_key = pwhash.argon2id.kdf(32, passphrase, salt, opslimit=ops, memlimit=mem)
+    return aead_open(wrapped, data[:65], nonce, wrapping_key, "root.passphrase")
+
+
+def keyring(vault, root):
+    data = open(os.path.join(vault, "keyring"), "rb").read()
+    check_magic(data, b"K", "keyring")
+    (count,) = struct.unpack(">I", data[8:12])
+    keks, offset = {}, 12
+    for _ in range(count):
+        kek_id, created = struct.unpack(">Iq", data[offset:offset + 12])
+        nonce, wrapped = data[offset + 12:offset + 36], data[offset + 36:offset + 84]
+        keks[kek_id] = aead_open(wrapped, data[:8] + data[offset:offset + 12], nonce, root, f"keyring record {kek_id}")
+        offset += 84
+    if offset != len(data):
+        fail("the keyring has trailing bytes")
+    return keks
+
+
+def read_entry(path, tenant, generation, keks):
+    data = open(path, "rb").read()
+    check_magic(data, b"E", path)
+    if data[8] != 1:
+        fail("unknown cipher")
+    length = data[9]
+    header_tenant = data[10:10 + length].decode("ascii")
+    h_generation, _created = struct.unpack(">Iq", data[10 + length:22 + length])
+    if header_tenant != tenant or h_generation != generation:
+        fail(f"{path} belongs to {header_tenant} generation {h_generation}: it was moved")
+    header, o = data[:22 + length], 22 + length
+    (kek_id,) = struct.unpack(">I", data[o:o + 4])
+    key_nonce, wrapped = data[o + 4:o + 28], data[o + 28:o + 76]
+    o += 76
+    if kek_id not in keks:
+        fail(f"{path} names KEK {kek_id}, which the keyring does not hold")
+    data_key = aead_open(wrapped, header + b"key" + struct.pack(">I", kek_id), key_nonce, keks[kek_id], "data key")
+    payload_nonce = data[o:o + 24]
+    (p_len,) = struct.unpack(">I", data[o + 24:o + 28])
+    payload_ct = data[o + 28:o + 28 + p_len]
+    if len(payload_ct) != p_len:
+        fail(f"{path} is truncated")
+    payload = aead_open(payload_ct, header + b"payload", payload_nonce, data_key, "payload")
+    fields, i = {}, 0
+    while i < len(payload):
+        tag = payload[i]
+        (size,) = struct.unpack(">I", payload[i + 1:i + 5])
+        fields[tag] = payload[i + 5:i + 5 + size]
+        i += 5 + size
+    return fields
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("vault")
+    parser.add_argument("tenant")
+    parser.add_argument("--generation", type=int, help="default: the highest")
+    parser.add_argument("--key-file")
+    parser.add_argument("--passphrase-file")
+    parser.add_argument("--out-pfx", required=True)
+    parser.add_argument("--out-password", required=True)
+    args = parser.parse_args()
+    if bool(args.key_file) == bool(args.passphrase_file):
+        fail("give exactly one of --key-file and --passphrase-file")
+    folder = os.path.join(args.vault, "tenants", args.tenant)
+    generations = sorted(int(n[:8]) for n in os.listdir(folder) if n.endswith(".entry") and len(n) == 14)
+    if not generations:
+        fail(f"tenant {args.tenant} has no entries")
+    generation = args.generation or generations[-1]
+    keks = keyring(args.vault, root_key(args.vault, args.key_file, args.passphrase_file))
+    fields = read_entry(os.path.join(folder, f"{generation:08d}.entry"), args.tenant, generation, keks)
+    for path, tag in ((args.out_pfx, 1), (args.out_password, 2)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(fields[tag])
+    print(f"recovered {args.tenant} generation {generation} "
+          f"(thumbprint {fields.get(5, b'').decode()}) to {args.out_pfx}; password in {args.out_password}")
+
+
+if __name__ == "__main__":
+    main()
