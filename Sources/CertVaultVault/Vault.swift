@@ -84,6 +84,11 @@ public final class Vault {
         return vault
     }
 
+    /// True when `path` holds a vault (its keyring exists).
+    public static func exists(at path: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(path)/\(Keyring.fileName)")
+    }
+
     /// Opens a vault with its key file or passphrase.
     ///
     /// - Throws: ``CertVaultError`` `vault-missing`, `vault-locked` (wrong key or passphrase; nothing

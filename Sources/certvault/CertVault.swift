@@ -16,7 +16,10 @@ struct CertVault: AsyncParsableCommand {
             to standard error.
             """,
         version: version,
-        subcommands: [IssueCommand.self, InspectCommand.self, PolicyCommand.self, VersionCommand.self]
+        subcommands: [
+            InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
+            VaultCommand.self, AuditCommand.self, InspectCommand.self, PolicyCommand.self, VersionCommand.self,
+        ]
     )
 
     static func main() async {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CertVaultCore
 import CertVaultIssuer
 import CertVaultPolicy
+import CertVaultVault
 import Foundation
 
 /// `certvault issue`: one certificate and PFX per tenant.
@@ -10,7 +11,9 @@ struct IssueCommand: AsyncParsableCommand {
         commandName: "issue",
         abstract: "Issue a self-signed certificate and PFX for one tenant, or for every tenant in a CSV file.",
         discussion: """
-            Writes <out>/<tenant>/ (folder 0700, files 0600): <tenant>.pfx, <tenant>.pfx.b64 (the value of \
+            When a vault exists (see 'certvault init'), each certificate is stored there as the tenant's next \
+            generation. An export folder is written when --out is given, or when there is no vault: \
+            <out>/<tenant>/ (folder 0700, files 0600) with <tenant>.pfx, <tenant>.pfx.b64 (the value of \
             VB365's applicationCertificate), <tenant>.cer and <tenant>.pem (for Entra ID), summary.json and, \
             unless --password-out says otherwise, password.txt. Existing exports are never overwritten.
 
@@ -34,8 +37,12 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The Microsoft 365 domain, for {domain}.", valueName: "domain"))
     var domain: String?
 
-    @Option(name: .long, help: ArgumentHelp("Folder that receives <tenant>/ export folders.", valueName: "dir"))
-    var out: String = Environment.value("CERTVAULT_EXPORT_DIR") ?? "keys/issued"
+    @Option(name: .long, help: ArgumentHelp(
+        "Also write <dir>/<tenant>/ export folders (default without a vault: $CERTVAULT_EXPORT_DIR or keys/issued).", valueName: "dir"))
+    var out: String?
+
+    @Flag(name: .long, help: "Do not store into the vault even if one exists.")
+    var noVault = false
 
     @Option(name: .long, help: ArgumentHelp(
         "Send PFX passwords to 'fd:N' (an open file descriptor) or to a new file, as 'tenant<TAB>password' lines, instead of password.txt.",
@@ -49,7 +56,16 @@ struct IssueCommand: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var password: PasswordInputOptions
+    @OptionGroup var vault: VaultOptions
     @OptionGroup var logging: LoggingOptions
+
+    /// Where exports go, or nil when only the vault receives the certificate.
+    var exportFolder: String? {
+        if let out { return out }
+        return useVault ? nil : Environment.value("CERTVAULT_EXPORT_DIR") ?? "keys/issued"
+    }
+
+    var useVault: Bool { !noVault && vault.vaultExists }
 
     func validate() throws {
         if (tenant == nil) == (from == nil) { throw ValidationError("Give either a tenant id or --from FILE.csv.") }
@@ -65,12 +81,14 @@ struct IssueCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger("certvault.issue")
         let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        // Unlock first, so that a wrong key or passphrase costs no key generation.
+        let store = useVault ? try vault.open() : nil
         let passwords = try PasswordSink(passwordOut)
         do {
             if let from {
-                try await issueBulk(from: from, issuer: issuer, passwords: passwords)
+                try await issueBulk(from: from, issuer: issuer, passwords: passwords, store: store)
             } else {
-                try issueOne(issuer: issuer, passwords: passwords)
+                try issueOne(issuer: issuer, passwords: passwords, store: store)
             }
         } catch {
             passwords.removeFileIfUnused()
@@ -78,7 +96,7 @@ struct IssueCommand: AsyncParsableCommand {
         }
     }
 
-    private func issueOne(issuer: Issuer, passwords: PasswordSink) throws {
+    private func issueOne(issuer: Issuer, passwords: PasswordSink, store: Vault?) throws {
         let tenantID = try TenantID(tenant!)
         var request = IssuanceRequest(tenant: tenantID, org: org, domain: domain)
         if let source = password.source {
@@ -86,18 +104,25 @@ struct IssueCommand: AsyncParsableCommand {
             request.passwordSource = source.description
         }
         let prepared = try issuer.prepare(request)
-        try ensureNoExport(for: [tenantID])
+        if let exportFolder { try ensureNoExport(for: [tenantID], in: exportFolder) }
         let credential = try issuer.issue(prepared)
-        let paths = try CredentialExport.write(credential, summaryJSON: Array(try Terminal.json(credential.summary).utf8),
-                                               to: out, password: passwords.destination) { try passwords.record(credential) }
-        if json {
-            Terminal.out(try Terminal.json(IssueResult(summary: credential.summary, files: paths)) + "\n")
+        let generation = try store?.store(tenant: tenantID, payload: Self.payload(credential))
+        var paths: CredentialExport.Paths?
+        if let exportFolder {
+            paths = try CredentialExport.write(credential, summaryJSON: Array(try Terminal.json(credential.summary).utf8),
+                                               to: exportFolder, password: passwords.destination) { try passwords.record(credential) }
         } else {
-            Terminal.out(Self.humanSummary(credential.summary, paths: paths, passwordNote: passwords.note))
+            try passwords.record(credential)
+        }
+        let stored = generation.map { StoredIn(vault: store!.path, generation: $0) }
+        if json {
+            Terminal.out(try Terminal.json(IssueResult(summary: credential.summary, files: paths, vault: stored)) + "\n")
+        } else {
+            Terminal.out(Self.humanSummary(credential.summary, paths: paths, stored: stored, passwordNote: passwords.note))
         }
     }
 
-    private func issueBulk(from path: String, issuer: Issuer, passwords: PasswordSink) async throws {
+    private func issueBulk(from path: String, issuer: Issuer, passwords: PasswordSink, store: Vault?) async throws {
         let text: String
         do {
             let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
@@ -115,17 +140,17 @@ struct IssueCommand: AsyncParsableCommand {
         let intakes = try TenantIntake.parseCSV(text, source: path)
         // Check every row before generating any key, so a bad row costs nothing.
         let prepared = try intakes.map { try issuer.prepare(IssuanceRequest(tenant: $0.tenant, org: $0.org, domain: $0.domain)) }
-        try ensureNoExport(for: intakes.map(\.tenant))
+        if let exportFolder { try ensureNoExport(for: intakes.map(\.tenant), in: exportFolder) }
 
         let jobs = self.jobs ?? ProcessInfo.processInfo.activeProcessorCount
         let progress = Progress(total: prepared.count, interactive: Terminal.stderrIsTerminal && !logging.verbose)
         var results: [IssueResult] = []
         var failures: [(TenantID, CertVaultError)] = []
-        let out = self.out
+        let out = exportFolder
         let destination = passwords.destination
         let summaryJSON: @Sendable (CredentialSummary) throws -> [UInt8] = { Array(try Terminal.json($0).utf8) }
 
-        try await withThrowingTaskGroup(of: (TenantID, Result<(IssuedCredential, CredentialExport.Paths), CertVaultError>).self) { group in
+        try await withThrowingTaskGroup(of: (TenantID, Result<(IssuedCredential, CredentialExport.Paths?), CertVaultError>).self) { group in
             var next = 0
             func startNext() {
                 guard next < prepared.count else { return }
@@ -134,6 +159,7 @@ struct IssueCommand: AsyncParsableCommand {
                 group.addTask {
                     do {
                         let credential = try issuer.issue(item)
+                        guard let out else { return (item.request.tenant, .success((credential, nil))) }
                         let paths = try CredentialExport.write(credential, summaryJSON: try summaryJSON(credential.summary),
                                                                to: out, password: destination) { try passwords.record(credential) }
                         return (item.request.tenant, .success((credential, paths)))
@@ -148,10 +174,22 @@ struct IssueCommand: AsyncParsableCommand {
             while let (tenant, outcome) = try await group.next() {
                 switch outcome {
                 case .success(let (credential, paths)):
-                    results.append(IssueResult(summary: credential.summary, files: paths))
+                    var stored: StoredIn?
+                    do {
+                        if let store {
+                            stored = StoredIn(vault: store.path, generation: try store.store(tenant: tenant, payload: Self.payload(credential)))
+                            if paths == nil { try passwords.record(credential) }
+                        }
+                    } catch let error as CertVaultError {
+                        failures.append((tenant, error))
+                        progress.step("FAILED \(tenant)")
+                        break
+                    }
+                    results.append(IssueResult(summary: credential.summary, files: paths, vault: stored))
                     progress.step("issued \(tenant)")
                     if !json {
-                        Terminal.out("\(tenant)\t\(credential.summary.thumbprintSHA1)\t\(credential.summary.notAfter)\t\(paths.folder)\n")
+                        let place = paths?.folder ?? stored.map { "\($0.vault) generation \($0.generation)" } ?? ""
+                        Terminal.out("\(tenant)\t\(credential.summary.thumbprintSHA1)\t\(credential.summary.notAfter)\t\(place)\n")
                     }
                 case .failure(let error):
                     failures.append((tenant, error))
@@ -160,19 +198,19 @@ struct IssueCommand: AsyncParsableCommand {
                 startNext()
             }
         }
-        progress.finish("issued \(results.count) of \(prepared.count) certificates into \(out)")
+        progress.finish("issued \(results.count) of \(prepared.count) certificates into \([out, store?.path].compactMap { $0 }.joined(separator: " and "))")
         if json {
             Terminal.out(try Terminal.json(results.sorted { $0.summary.tenant < $1.summary.tenant }) + "\n")
         }
         if !failures.isEmpty {
             for (tenant, error) in failures { Terminal.err("certvault: \(tenant): \(error.reason)\n") }
             throw CertVaultError(failures[0].1.code, "\(failures.count) of \(prepared.count) tenants could not be issued; "
-                + "the others are complete in '\(out)'.",
+                + "the others are complete.",
                 hint: "Fix the cause above and run again with a CSV of only the failed tenants.")
         }
     }
 
-    private func ensureNoExport(for tenants: [TenantID]) throws {
+    private func ensureNoExport(for tenants: [TenantID], in out: String) throws {
         let existing = tenants.filter { FileManager.default.fileExists(atPath: "\(out)/\($0)") }
         guard existing.isEmpty else {
             let names = existing.prefix(5).map(\.rawValue).joined(separator: ", ") + (existing.count > 5 ? ", …" : "")
@@ -181,9 +219,17 @@ struct IssueCommand: AsyncParsableCommand {
         }
     }
 
-    static func humanSummary(_ summary: CredentialSummary, paths: CredentialExport.Paths, passwordNote: String?) -> String {
+    /// What the vault keeps of an issued credential.
+    static func payload(_ credential: IssuedCredential) -> EntryPayload {
+        let s = credential.summary
+        return EntryPayload(pfx: credential.pfx, password: credential.password, certificateDER: credential.certificateDER,
+                            facts: CertificateFacts(friendlyName: s.friendlyName, thumbprintSHA1: s.thumbprintSHA1,
+                                                    fingerprintSHA256: s.fingerprintSHA256, serialNumber: s.serialNumber,
+                                                    notBefore: s.notBefore, notAfter: s.notAfter, policy: s.policy, subject: s.subject))
+    }
+
+    static func humanSummary(_ summary: CredentialSummary, paths: CredentialExport.Paths?, stored: StoredIn?, passwordNote: String?) -> String {
         let profile = summary.pkcs12Profile == "compat" ? "compat (3DES, SHA-1 MAC)" : "modern (AES-256, SHA-256 MAC)"
-        let folder = paths.folder
         let tenant = summary.tenant.rawValue
         var lines = [
             "Issued a certificate for tenant '\(tenant)' (policy '\(summary.policy)').",
@@ -195,8 +241,16 @@ struct IssueCommand: AsyncParsableCommand {
             "  SHA-256        \(summary.fingerprintSHA256)",
             "  key            RSA-\(summary.keyBits), signed with \(summary.signatureDigest)",
             "  PFX            \(profile), \(summary.pkcs12Iterations) iterations, password \(summary.password)",
-            "Files in \(folder)/ (folder 0700, files 0600):",
         ]
+        if let stored {
+            lines.append("Stored in the vault \(stored.vault) as generation \(stored.generation) (PFX, password and facts, encrypted).")
+            lines.append("  certvault show \(tenant)      certvault export \(tenant) --out \(tenant).pfx")
+        }
+        guard let paths else {
+            if let passwordNote { lines.append("  (the PFX password also went to \(passwordNote))") }
+            return lines.joined(separator: "\n") + "\n"
+        }
+        lines.append("Files in \(paths.folder)/ (folder 0700, files 0600):")
         var files = [
             ("\(tenant).pfx", "PKCS#12 with the private key and certificate"),
             ("\(tenant).pfx.b64", "base64 of the PFX: VB365's applicationCertificate"),
@@ -226,7 +280,14 @@ struct IssueCommand: AsyncParsableCommand {
 /// What `issue --json` prints per tenant.
 struct IssueResult: Codable, Sendable {
     let summary: CredentialSummary
-    let files: CredentialExport.Paths
+    let files: CredentialExport.Paths?
+    let vault: StoredIn?
+}
+
+/// Where a certificate was stored in the vault.
+struct StoredIn: Codable, Sendable {
+    let vault: String
+    let generation: Int
 }
 
 /// Where passwords go when they do not go into each export folder. Shared by the bulk tasks.
@@ -285,11 +346,16 @@ final class PasswordSink: @unchecked Sendable {
     /// Writes `tenant<TAB>password\n` in one write and flushes it, when passwords go to a file
     /// or descriptor. Called before the tenant's export is published.
     func record(_ credential: IssuedCredential) throws {
+        try record(tenant: credential.tenant, password: credential.password, withTenant: true)
+    }
+
+    /// Writes one password line: `tenant<TAB>password` or, for a single export, the password alone.
+    func record(tenant: TenantID, password secret: SecretBytes, withTenant: Bool) throws {
         guard let fd else { return }
-        let prefix = Array("\(credential.tenant)\t".utf8)
-        let line = SecretBytes(count: prefix.count + credential.password.count + 1) { buffer in
+        let prefix = withTenant ? Array("\(tenant)\t".utf8) : []
+        let line = SecretBytes(count: prefix.count + secret.count + 1) { buffer in
             buffer.copyBytes(from: prefix)
-            credential.password.withUnsafeBytes { password in
+            secret.withUnsafeBytes { password in
                 UnsafeMutableRawBufferPointer(rebasing: buffer[prefix.count..<prefix.count + password.count]).copyMemory(from: password)
             }
             buffer[buffer.count - 1] = UInt8(ascii: "\n")

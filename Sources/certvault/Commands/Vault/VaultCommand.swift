@@ -1,0 +1,116 @@
+import ArgumentParser
+import CertVaultCore
+import CertVaultVault
+
+/// `certvault vault ...`: integrity and key management.
+struct VaultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vault", abstract: "Check the vault and manage its keys.",
+        subcommands: [Verify.self, RotateKEK.self, ChangePassphrase.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open every entry and check the audit log; exit 1 if anything fails.")
+
+        @OptionGroup var vault: VaultOptions
+
+        @Flag(name: .long, help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let report = try vault.open().verify()
+            if json {
+                Terminal.out(try Terminal.json(report) + "\n")
+            } else {
+                Terminal.out("Checked \(report.entries) entries and \(report.auditRecords) audit records: "
+                    + (report.intact ? "all intact.\n" : "\(report.problems.count) problem(s).\n"))
+                for problem in report.problems { Terminal.out("  FAILED: \(problem)\n") }
+            }
+            if !report.intact { throw ExitCode(1) }
+        }
+    }
+
+    struct RotateKEK: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-kek",
+            abstract: "Add a new key-encryption key, rewrap every entry's data key with it, and retire unused old KEKs.")
+
+        @OptionGroup var vault: VaultOptions
+
+        func run() throws {
+            let report = try vault.open().rotateKEK()
+            let retired = report.retiredKEKs.isEmpty ? "none" : report.retiredKEKs.map(String.init).joined(separator: ", ")
+            Terminal.out("New KEK \(report.newKEK); rewrapped \(report.rewrapped) entries; retired KEKs: \(retired).\n")
+        }
+    }
+
+    struct ChangePassphrase: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "change-passphrase", abstract: "Rewrap the root key under a new passphrase; nothing else changes.")
+
+        @OptionGroup var vault: VaultOptions
+
+        @Option(name: .long, help: ArgumentHelp("The new passphrase's file.", valueName: "path"))
+        var newPassphraseFile: String?
+
+        @Option(name: .long, help: ArgumentHelp("The new passphrase's environment variable.", valueName: "name"))
+        var newPassphraseEnv: String?
+
+        @Option(name: .long, help: ArgumentHelp("The new passphrase's file descriptor.", valueName: "fd"))
+        var newPassphraseFd: Int32?
+
+        func run() throws {
+            let source: SecretSource
+            if let newPassphraseFile { source = .file(newPassphraseFile) }
+            else if let newPassphraseEnv { source = .environment(newPassphraseEnv) }
+            else if let newPassphraseFd { source = .fileDescriptor(newPassphraseFd) }
+            else { throw ValidationError("Give the new passphrase with --new-passphrase-file, --new-passphrase-env or --new-passphrase-fd.") }
+            try vault.open().changePassphrase(to: source)
+            Terminal.out("The vault's root key is now wrapped under the new passphrase.\n")
+        }
+    }
+}
+
+/// `certvault audit ...`: the authenticated audit log.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Show or verify the vault's audit log.", subcommands: [Show.self, Verify.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the audit records.")
+        @OptionGroup var vault: VaultOptions
+        @Flag(name: .long, help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let (records, problems) = try vault.open().auditRecords()
+            if json {
+                Terminal.out(try Terminal.json(records) + "\n")
+            } else {
+                var lines = ["SEQ\tTIME\tACTOR\tACTION\tTENANT\tGEN\tDETAIL"]
+                for r in records {
+                    lines.append("\(r.sequence)\t\(r.time)\t\(r.actor)\t\(r.action)\t\(r.tenant ?? "-")\t\(r.generation.map(String.init) ?? "-")\t\(r.detail)")
+                }
+                Terminal.out(Table.render(lines))
+            }
+            if !problems.isEmpty {
+                Terminal.err("certvault: the audit log does not verify (\(problems.count) problem(s)); run 'certvault audit verify'.\n")
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check every record's MAC, the chain and the head; exit 1 on any problem.")
+        @OptionGroup var vault: VaultOptions
+
+        func run() throws {
+            let (records, problems) = try vault.open().auditRecords()
+            if problems.isEmpty {
+                Terminal.out("Audit log intact: \(records.count) records, chain and head verified.\n")
+            } else {
+                for problem in problems { Terminal.out("FAILED: \(problem)\n") }
+                throw ExitCode(1)
+            }
+        }
+    }
+}

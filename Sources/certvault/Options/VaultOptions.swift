@@ -1,0 +1,53 @@
+import ArgumentParser
+import CertVaultCore
+import CertVaultVault
+
+/// Where the vault is and how to unlock it. Secrets never come from arguments.
+struct VaultOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The vault folder (default: $CERTVAULT_VAULT or keys/vault).", valueName: "dir"))
+    var vault: String?
+
+    @Option(name: .long, help: ArgumentHelp("The root key file (default: $CERTVAULT_KEY_FILE or keys/vault-key/root.key).", valueName: "path"))
+    var keyFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Unlock with the passphrase in this file.", valueName: "path"))
+    var passphraseFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Unlock with the passphrase from this open file descriptor.", valueName: "fd"))
+    var passphraseFd: Int32?
+
+    @Flag(name: .long, help: "Unlock with the passphrase from standard input.")
+    var passphraseStdin = false
+
+    @Option(name: .long, help: ArgumentHelp("Unlock with the passphrase in this environment variable.", valueName: "name"))
+    var passphraseEnv: String?
+
+    var vaultPath: String { vault ?? Environment.value("CERTVAULT_VAULT") ?? "keys/vault" }
+    var keyFilePath: String { keyFile ?? Environment.value("CERTVAULT_KEY_FILE") ?? "keys/vault-key/root.key" }
+
+    var passphraseSource: SecretSource? {
+        if let passphraseFile { return .file(passphraseFile) }
+        if let passphraseFd { return .fileDescriptor(passphraseFd) }
+        if passphraseStdin { return .standardInput }
+        if let passphraseEnv { return .environment(passphraseEnv) }
+        return nil
+    }
+
+    func protection(_ parameters: Argon2Parameters = .default) -> RootKeyProtection {
+        if let source = passphraseSource { return .passphrase(source, parameters: parameters) }
+        return .keyFile(path: keyFilePath)
+    }
+
+    func validate() throws {
+        let given = [passphraseFile != nil, passphraseFd != nil, passphraseStdin, passphraseEnv != nil].filter { $0 }.count
+        if given > 1 {
+            throw ValidationError("Give at most one of --passphrase-file, --passphrase-fd, --passphrase-stdin, --passphrase-env.")
+        }
+        if given == 1 && keyFile != nil { throw ValidationError("Give either --key-file or a passphrase option, not both.") }
+    }
+
+    /// True when a vault exists at the configured folder.
+    var vaultExists: Bool { Vault.exists(at: vaultPath) }
+
+    func open() throws -> Vault { try Vault.open(at: vaultPath, unlock: protection()) }
+}
