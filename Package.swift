@@ -104,6 +104,11 @@ let package = Package(
         ),
 
         // MARK: Test helpers and tests.
+        .executableTarget(
+            name: "certvault-test-writer",
+            dependencies: ["CertVaultVault", "CertVaultCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "CertVaultTesting",
             swiftSettings: swiftSettings
@@ -125,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CertVaultVaultTests",
-            dependencies: ["CertVaultVault", "CertVaultCore", "CertVaultTesting"],
+            dependencies: ["CertVaultVault", "CertVaultCore", "CertVaultTesting", "certvault-test-writer"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -50,9 +50,12 @@ public struct AuditLog: Sendable {
     }
 
     /// Appends one record; the caller holds the vault lock.
+    ///
+    /// The chain continues from the log's last line (not from the head, which a crash between
+    /// the two writes can leave one record behind).
     func append(actor: String, action: String, tenant: String? = nil, generation: Int? = nil, detail: String = "",
                 now: Date = Date()) throws {
-        let (lastSequence, lastMAC) = try head() ?? (0, AuditLog.zeroMAC)
+        let (lastSequence, lastMAC) = try lastRecord() ?? (0, AuditLog.zeroMAC)
         let formatter = ISO8601DateFormatter()
         let fields = [
             String(lastSequence + 1), formatter.string(from: now), AuditLog.clean(actor), AuditLog.clean(action),
@@ -69,6 +72,29 @@ public struct AuditLog: Sendable {
         try line.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
         guard fsync(fd) == 0 else { throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText()) }
         try writeHead(sequence: lastSequence + 1, mac: recordMAC)
+    }
+
+    /// The sequence number and mac of the log's last complete line, reading only its tail.
+    func lastRecord() throws -> (Int, String)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return nil }
+        let window = min(Int(size), 8192)
+        var tail = [UInt8](repeating: 0, count: window)
+        guard pread(fd, &tail, window, off_t(Int(size) - window)) == window else {
+            throw CertVaultError(.fileSystem, "Cannot read the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
+        }
+        guard tail.last == UInt8(ascii: "\n") else {
+            throw VaultError.corrupt(path, "its last line is incomplete", hint: "Run 'certvault audit verify' and restore the log from a backup.")
+        }
+        let lines = tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let fields = String(decoding: lines.last ?? [], as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
+        guard fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 else {
+            throw VaultError.corrupt(path, "its last line is not an audit record", hint: "Run 'certvault audit verify'.")
+        }
+        return (sequence, String(fields[8]))
     }
 
     /// The last sequence number and mac, from `audit.head`, authenticated.
@@ -102,6 +128,7 @@ public struct AuditLog: Sendable {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         var previous = AuditLog.zeroMAC
         var expectedSequence = 1
+        var macs: [String] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let lineNumber = index + 1
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -114,14 +141,21 @@ public struct AuditLog: Sendable {
             if fields[7] != previous { problems.append("line \(lineNumber): chain broken (a record before it was removed, altered or reordered)") }
             if sequence != expectedSequence { problems.append("line \(lineNumber): sequence \(sequence) where \(expectedSequence) was expected") }
             previous = fields[8]
+            macs.append(fields[8])
             expectedSequence = sequence + 1
             records.append(Record(sequence: sequence, time: fields[1], actor: fields[2], action: fields[3],
                                   tenant: fields[4] == "-" ? nil : fields[4], generation: Int(fields[5]), detail: fields[6]))
         }
         do {
             if let (sequence, headMAC) = try head() {
-                if sequence != expectedSequence - 1 || headMAC != previous {
-                    problems.append("the log ends at record \(expectedSequence - 1) but its head says \(sequence): records were removed from the end")
+                // The head may lag the log by one record after a crash between the two writes;
+                // it may never be ahead of it, and it must name the record at its sequence.
+                let last = expectedSequence - 1
+                let named = records.indices.contains(sequence - 1) ? macs[sequence - 1] : nil
+                if sequence > last {
+                    problems.append("the log ends at record \(last) but its head says \(sequence): records were removed from the end")
+                } else if sequence < last - 1 || named != headMAC {
+                    problems.append("audit.head does not match record \(sequence) of the log")
                 }
             } else if !records.isEmpty {
                 problems.append("audit.head is missing")
