@@ -78,6 +78,14 @@ struct VaultCommandsTests {
         let rotated = try CLI.run(["vault", "rotate-kek"], environment: env)
         #expect(rotated.stdout.contains("New KEK 2; rewrapped 2 entries; retired KEKs: 1."), "\(rotated.combined)")
         #expect(try CLI.run(["vault", "verify"], environment: env).status == 0)
+
+        // backup and restore into a new folder.
+        let backup = try CLI.run(["vault", "backup", "--out", dir.file("b.cvb")], environment: env)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let restore = try CLI.run(["vault", "restore", dir.file("b.cvb"), "--vault", dir.file("restored")], environment: env)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stdout.contains("Restored 2 entries"))
+        #expect(restore.stdout.contains("intact"))
     }
 
     @Test("vault verify exits 1 and names the damaged entry")

@@ -353,3 +353,51 @@ struct VaultRotationTests {
         #expect(error.code == .vaultLocked)
     }
 }
+
+@Suite("Vault backup bundles")
+struct VaultBackupTests {
+    @Test("a backup restores into a new folder that verifies and reads the same secrets")
+    func roundTrip() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, protection) = try VaultFixtures.keyFileVault(dir)
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload("1"))
+        _ = try vault.store(tenant: try TenantID("fabrikam"), payload: VaultFixtures.payload("2"))
+        #expect(try vault.backup(to: dir.file("backup.cvb")) == 5)
+        #expect(try TemporaryDirectory.mode(dir.file("backup.cvb")) == 0o600)
+        let bundle = try Data(contentsOf: URL(fileURLWithPath: dir.file("backup.cvb")))
+        #expect(bundle.range(of: Data("contoso".utf8)) == nil, "tenant names must not be readable in the bundle")
+
+        let restored = try Vault.restore(from: dir.file("backup.cvb"), to: dir.file("restored"), unlock: protection)
+        #expect(try restored.verify().intact)
+        let (_, payload, _) = try restored.readOut(tenant: try TenantID("fabrikam"), purpose: "test")
+        #expect(VaultFixtures.text(payload.password) == "pfx-password-2")
+        #expect(restored.auditRecords().records.suffix(2).map(\.action) == ["vault.restore", "entry.read"])
+        #expect(try TemporaryDirectory.mode(dir.file("restored")) == 0o700)
+    }
+
+    @Test("a passphrase vault's backup needs the passphrase; an altered bundle or an existing target is refused")
+    func refusals() throws {
+        let dir = try TemporaryDirectory()
+        let pass = try dir.write("pass.txt", "backup test passphrase")
+        let vault = try Vault.create(at: dir.file("vault"), protection: .passphrase(.file(pass), parameters: VaultFixtures.fastArgon))
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
+        _ = try vault.backup(to: dir.file("b.cvb"))
+        let keyFile = try #require(throws: CertVaultError.self) {
+            try Vault.restore(from: dir.file("b.cvb"), to: dir.file("r1"), unlock: .keyFile(path: dir.file("none")))
+        }
+        #expect(keyFile.reason.contains("passphrase-protected"))
+        let exists = try #require(throws: CertVaultError.self) {
+            try Vault.restore(from: dir.file("b.cvb"), to: dir.file("vault"), unlock: .passphrase(.file(pass)))
+        }
+        #expect(exists.code == .alreadyExists)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("b.cvb"))))
+        bytes[bytes.count - 20] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.file("b.cvb")))
+        let altered = try #require(throws: CertVaultError.self) {
+            try Vault.restore(from: dir.file("b.cvb"), to: dir.file("r2"), unlock: .passphrase(.file(pass)))
+        }
+        #expect(altered.reason.contains("or the backup was altered"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("r2")))
+        #expect(try dir.listing().filter { $0.contains("staging") }.isEmpty)
+    }
+}

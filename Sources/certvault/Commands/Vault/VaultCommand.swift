@@ -6,7 +6,7 @@ import CertVaultVault
 struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault", abstract: "Check the vault and manage its keys.",
-        subcommands: [Verify.self, RotateKEK.self, ChangePassphrase.self])
+        subcommands: [Verify.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -67,6 +67,40 @@ struct VaultCommand: ParsableCommand {
             else { throw ValidationError("Give the new passphrase with --new-passphrase-file, --new-passphrase-env or --new-passphrase-fd.") }
             try vault.open().changePassphrase(to: source)
             Terminal.out("The vault's root key is now wrapped under the new passphrase.\n")
+        }
+    }
+}
+
+extension VaultCommand {
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the whole vault into one new encrypted file (opened later with the same key file or passphrase).")
+
+        @OptionGroup var vault: VaultOptions
+
+        @Option(name: .long, help: ArgumentHelp("The new backup file (mode 0600).", valueName: "path"))
+        var out: String
+
+        func run() throws {
+            let count = try vault.open().backup(to: out)
+            Terminal.out("Backed up \(count) files to \(out). It opens only with this vault's key file or passphrase: keep them apart.\n")
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore a backup into a new vault folder (--vault, which must not exist) and verify it.")
+
+        @Argument(help: "The backup file.")
+        var bundle: String
+
+        @OptionGroup var vault: VaultOptions
+
+        func run() throws {
+            let restored = try Vault.restore(from: bundle, to: vault.vaultPath, unlock: vault.protection())
+            let report = try restored.verify()
+            Terminal.out("Restored \(report.entries) entries into \(restored.path); verify: \(report.intact ? "intact" : "\(report.problems.count) problem(s)").\n")
+            if !report.intact { throw ExitCode(1) }
         }
     }
 }
