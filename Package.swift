@@ -98,6 +98,8 @@ let package = Package(
                 "CertVaultCore",
                 "CertVaultPolicy",
                 "CertVaultIssuer",
+                "CertVaultVault",
+                "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

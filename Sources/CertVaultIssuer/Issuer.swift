@@ -53,7 +53,7 @@ public struct Issuer: Sendable {
     public func prepare(_ request: IssuanceRequest, now: Int64? = nil) throws -> PreparedIssuance {
         let now = now ?? Int64(time(nil))
         let values = TemplateValues(tenant: request.tenant, org: request.org, domain: request.domain,
-                                    date: ISO8601.date(now))
+                                    date: UTCTime.date(now))
         var subject: [(type: IssuancePolicy.AttributeType, value: String)] = []
         for attribute in policy.subject {
             let value = try attribute.value.render(values, for: "[subject] \(attribute.type.rawValue)")
@@ -112,8 +112,8 @@ public struct Issuer: Sendable {
             friendlyName: prepared.friendlyName,
             subject: prepared.subject.map { "\($0.type.rawValue)=\($0.value)" }.joined(separator: ", "),
             serialNumber: try certificate.serialHex(),
-            notBefore: ISO8601.dateTime(builder.notBefore),
-            notAfter: ISO8601.dateTime(builder.notAfter),
+            notBefore: UTCTime.dateTime(builder.notBefore),
+            notAfter: UTCTime.dateTime(builder.notAfter),
             thumbprintSHA1: Hex.upper(try certificate.digest(EVP_sha1())),
             fingerprintSHA256: Hex.upper(try certificate.digest(EVP_sha256())),
             keyBits: key.bits,
@@ -161,27 +161,3 @@ enum DispatchTimeSource {
     }
 }
 
-/// UTC timestamps without Foundation.
-enum ISO8601 {
-    static func components(_ seconds: Int64) -> tm {
-        var value = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&value, &parts)
-        return parts
-    }
-
-    static func date(_ seconds: Int64) -> String {
-        let parts = components(seconds)
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1))-\(pad(Int(parts.tm_mday)))"
-    }
-
-    static func dateTime(_ seconds: Int64) -> String {
-        let parts = components(seconds)
-        return date(seconds) + "T\(pad(Int(parts.tm_hour))):\(pad(Int(parts.tm_min))):\(pad(Int(parts.tm_sec)))Z"
-    }
-
-    private static func pad(_ value: Int, _ width: Int = 2) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-}

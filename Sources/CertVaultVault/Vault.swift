@@ -49,7 +49,7 @@ public final class Vault {
     ///   `already-exists` when the key file exists, and the errors of reading the passphrase.
     public static func create(at path: String, protection: RootKeyProtection, actor: String = Vault.currentUser,
                               now: Int64? = nil) throws -> Vault {
-        let now = now ?? Int64(Date().timeIntervalSince1970)
+        let now = now ?? UTCTime.now()
         if FileManager.default.fileExists(atPath: "\(path)/\(Keyring.fileName)") {
             throw CertVaultError(.vaultMissing, "A vault already exists at '\(path)'.",
                                  hint: "Use it, or choose another folder with --vault.")
@@ -130,7 +130,7 @@ public final class Vault {
     /// Stores a new generation for `tenant` (the next number after the highest present) and
     /// returns its number. An existing generation is never replaced.
     public func store(tenant: TenantID, payload: EntryPayload, now: Int64? = nil) throws -> Int {
-        let now = now ?? Int64(Date().timeIntervalSince1970)
+        let now = now ?? UTCTime.now()
         return try withLock {
             let folder = tenantFolder(tenant)
             try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
@@ -164,7 +164,7 @@ public final class Vault {
     public func summary(tenant: TenantID, generation: Int) throws -> EntrySummary {
         let (file, path) = try load(tenant, generation)
         let metadata = try file.openMetadata(dataKey: try file.dataKey(keyring: keyring, file: path), file: path)
-        return EntrySummary(tenant: tenant, generation: generation, created: ISOTime.string(file.header.created),
+        return EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
                             kekID: Int(file.kekID), metadata: metadata)
     }
 
@@ -255,7 +255,7 @@ public final class Vault {
     public func rotateKEK(now: Int64? = nil) throws -> RotationReport {
         try withLock {
             var updated = keyring
-            let kek = updated.addVersion(now: now ?? Int64(Date().timeIntervalSince1970))
+            let kek = updated.addVersion(now: now ?? UTCTime.now())
             try Vault.writeAtomically(updated.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path)
             keyring = updated
             try audit.append(actor: actor, action: "kek.add", detail: "KEK \(kek.id)")
@@ -415,10 +415,4 @@ public struct VerifyReport: Sendable, Hashable, Codable {
     public let auditRecords: Int
     public let problems: [String]
     public var intact: Bool { problems.isEmpty }
-}
-
-enum ISOTime {
-    static func string(_ seconds: Int64) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
 }

@@ -5,13 +5,22 @@ import CertVaultPolicy
 import Foundation
 import Logging
 
-/// Measures issuance against the by-hand `openssl` CLI pipeline, in the same run.
-///
-/// Prints figures, never fails on them: speed goals are read from its output, not asserted.
+/// certvault's benchmarks. They print figures and never fail on them: speed goals are read
+/// from their output, not asserted.
 @main
-struct IssuanceBenchmark: AsyncParsableCommand {
+struct Benchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certvault-bench",
+        abstract: "certvault's benchmarks, each against a baseline run in the same process.",
+        subcommands: [IssuanceBenchmark.self, VaultBenchmark.self],
+        defaultSubcommand: IssuanceBenchmark.self
+    )
+}
+
+/// Measures issuance against the by-hand `openssl` CLI pipeline, in the same run.
+struct IssuanceBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issuance",
         abstract: "Issue N certificates per key size with certvault and with the openssl CLI pipeline; print medians and ratios.",
         discussion: "Build and run in release mode: swift run -c release certvault-bench"
     )

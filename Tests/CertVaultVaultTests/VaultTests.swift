@@ -289,6 +289,20 @@ struct VaultAuditTests {
         #expect(!log.contains("pfx-password"))
     }
 
+    @Test("a long or hostile purpose text is cut and cleaned, and the log keeps working")
+    func longPurpose() throws {
+        let dir = try TemporaryDirectory()
+        let vault = try vaultWithHistory(dir)
+        let tenant = try TenantID("contoso")
+        try vault.updateMetadata(tenant: tenant, generation: 1, action: "entry.reactivate") { $0.status = .active }
+        _ = try vault.readOut(tenant: tenant, purpose: String(repeating: "x", count: 20_000) + "\tfake\tfields\n")
+        _ = try vault.readOut(tenant: tenant, purpose: "after\nnewline")
+        let (records, problems) = vault.auditRecords()
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(records.suffix(2).first?.detail.count == 301)
+        #expect(records.last?.detail == "after newline")
+    }
+
     @Test("an edited, removed, reordered or truncated log is detected", arguments: ["edit", "remove", "reorder", "truncate"])
     func tampering(_ how: String) throws {
         let dir = try TemporaryDirectory()

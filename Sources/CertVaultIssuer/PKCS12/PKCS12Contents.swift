@@ -105,17 +105,3 @@ enum LegacyProvider {
     /// Loads the provider once per process; false when it is not installed.
     static func loadOnce() -> Bool { loaded }
 }
-
-/// Hex formatting for thumbprints and ids.
-enum Hex {
-    static func upper(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

@@ -40,13 +40,20 @@ public struct AuditLog: Sendable {
     var path: String { "\(folder)/\(AuditLog.fileName)" }
     var headPath: String { "\(folder)/\(AuditLog.headName)" }
 
-    /// Removes tabs, line breaks and other control characters from a field.
+    /// The longest a field may be; longer text is cut, so a record always fits the tail window
+    /// that appends read.
+    static let maximumFieldLength = 300
+
+    /// Replaces tabs, line breaks and other control characters with spaces and cuts long text.
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        let cleaned = String(text.unicodeScalars.prefix(maximumFieldLength).map {
+            $0.properties.generalCategory == .control ? " " : Character($0)
+        })
+        return text.unicodeScalars.count > maximumFieldLength ? cleaned + "…" : cleaned
     }
 
     func mac(_ prefix: String) -> String {
-        AEAD.keyedHash(Array(prefix.utf8), key: key).map { String(format: "%02x", $0) }.joined()
+        Hex.lower(AEAD.keyedHash(Array(prefix.utf8), key: key))
     }
 
     /// Appends one record; the caller holds the vault lock.
@@ -54,11 +61,10 @@ public struct AuditLog: Sendable {
     /// The chain continues from the log's last line (not from the head, which a crash between
     /// the two writes can leave one record behind).
     func append(actor: String, action: String, tenant: String? = nil, generation: Int? = nil, detail: String = "",
-                now: Date = Date()) throws {
+                now: Int64? = nil) throws {
         let (lastSequence, lastMAC) = try lastRecord() ?? (0, AuditLog.zeroMAC)
-        let formatter = ISO8601DateFormatter()
         let fields = [
-            String(lastSequence + 1), formatter.string(from: now), AuditLog.clean(actor), AuditLog.clean(action),
+            String(lastSequence + 1), UTCTime.dateTime(now ?? UTCTime.now()), AuditLog.clean(actor), AuditLog.clean(action),
             AuditLog.clean(tenant ?? "-"), generation.map(String.init) ?? "-", AuditLog.clean(detail.isEmpty ? "-" : detail), lastMAC,
         ]
         let prefix = fields.joined(separator: "\t") + "\t"
@@ -70,7 +76,9 @@ public struct AuditLog: Sendable {
         }
         defer { close(fd) }
         try line.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
-        guard fsync(fd) == 0 else { throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText()) }
+        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
+        }
         try writeHead(sequence: lastSequence + 1, mac: recordMAC)
     }
 

@@ -37,7 +37,7 @@ struct InspectCommand: ParsableCommand {
             friendlyName: contents.friendlyName, thumbprintSHA1: contents.thumbprintSHA1,
             keyAlgorithm: contents.keyIsRSA ? "RSA" : "not RSA", keyBits: contents.keyBits,
             keyMatchesCertificate: contents.keyMatchesCertificate,
-            localKeyID: contents.localKeyID.map { $0.map { String(format: "%02X", $0) }.joined() },
+            localKeyID: contents.localKeyID.map { Hex.upper($0) },
             extraCertificates: contents.extraCertificateCount)
         if json {
             Terminal.out(try Terminal.json(report) + "\n")
