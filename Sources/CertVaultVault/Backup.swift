@@ -146,6 +146,7 @@ extension Vault {
             throw error
         }
         let vault = try Vault.open(at: target, unlock: unlock, actor: actor)
+        _ = try vault.reindex()
         try vault.withLock { try vault.audit.append(actor: actor, action: "vault.restore", detail: "\(files.count) files from \(bundlePath)") }
         return vault
     }

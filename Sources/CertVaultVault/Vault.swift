@@ -25,13 +25,18 @@ public final class Vault {
     let root: SecretBytes
     private(set) var keyring: Keyring
     let audit: AuditLog
+    let index: EntryIndex
     let actor: String
+
+    /// Set by ``list()`` when the index could not be used and every entry was opened instead.
+    public private(set) var indexWarning: String?
 
     private init(path: String, root: SecretBytes, keyring: Keyring, actor: String) {
         self.path = path
         self.root = root
         self.keyring = keyring
         self.audit = AuditLog(folder: path, root: root)
+        self.index = EntryIndex(folder: path, root: root)
         self.actor = actor
     }
 
@@ -77,6 +82,7 @@ public final class Vault {
         let keyring = Keyring.new(now: now)
         try writeAtomically(keyring.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path)
         let vault = Vault(path: path, root: root, keyring: keyring, actor: actor)
+        try vault.index.rewrite([])
         try vault.withLock {
             let mode: String = if case .keyFile = protection { "key file" } else { "passphrase" }
             try vault.audit.append(actor: actor, action: "vault.init", detail: "root key in \(mode); KEK 1")
@@ -139,6 +145,8 @@ public final class Vault {
             let metadata = EntryMetadata(notAfter: payload.facts.notAfter, thumbprintSHA1: payload.facts.thumbprintSHA1)
             let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
             try Vault.writeAtomically(bytes, to: entryPath(tenant, Int(generation)), folder: folder, replace: false)
+            try index.append([(EntrySummary(tenant: tenant, generation: Int(generation), created: UTCTime.dateTime(now),
+                                            kekID: Int(keyring.current.id), metadata: metadata), now)])
             try audit.append(actor: actor, action: "entry.create", tenant: tenant.rawValue, generation: Int(generation),
                              detail: "thumbprint \(payload.facts.thumbprintSHA1)")
             return Int(generation)
@@ -168,9 +176,29 @@ public final class Vault {
                             kekID: Int(file.kekID), metadata: metadata)
     }
 
-    /// Every generation of every tenant.
+    /// Every generation of every tenant, from the index (status, expiry, thumbprint, KEK).
+    ///
+    /// When the index is missing or fails its checks, every entry is opened instead and
+    /// ``indexWarning`` says why; `certvault vault reindex` rebuilds it.
     public func list() throws -> [EntrySummary] {
+        let (entries, problem) = index.read()
+        indexWarning = problem.map { "The vault index cannot be used (\($0)); every entry was opened instead. Run 'certvault vault reindex'." }
+        return problem == nil ? entries : try scanEntries()
+    }
+
+    /// Every generation, read from the entry files themselves.
+    func scanEntries() throws -> [EntrySummary] {
         try tenants().flatMap { tenant in try generations(of: tenant).map { try summary(tenant: tenant, generation: $0) } }
+    }
+
+    /// Rebuilds the index from the entry files.
+    public func reindex() throws -> Int {
+        try withLock {
+            let entries = try scanEntries()
+            try index.rewrite(try entries.map { ($0, try load($0.tenant, $0.generation).0.header.created) })
+            try audit.append(actor: actor, action: "vault.reindex", detail: "\(entries.count) entries")
+            return entries.count
+        }
     }
 
     /// Reads out a generation's secrets (PFX and password); the read is written to the audit log.
@@ -196,6 +224,8 @@ public final class Vault {
             try change(&metadata)
             guard metadata != before else { return }
             try Vault.writeAtomically(try file.replacingMetadata(metadata, dataKey: dataKey), to: path, folder: tenantFolder(tenant), replace: true)
+            try index.append([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
+                                            kekID: Int(file.kekID), metadata: metadata), file.header.created)])
             try audit.append(actor: actor, action: action, tenant: tenant.rawValue, generation: generation,
                              detail: before.status != metadata.status ? "status \(before.status.rawValue) -> \(metadata.status.rawValue)" : "metadata")
         }
@@ -232,6 +262,19 @@ public final class Vault {
         }
         let (records, auditProblems) = audit.verify()
         problems += auditProblems.map { "audit.log: \($0)" }
+        let (indexed, indexProblem) = index.read()
+        if let indexProblem {
+            problems.append("index: \(indexProblem); run 'certvault vault reindex'")
+        } else if problems.isEmpty {
+            let actual = try scanEntries()
+            let key = { (e: EntrySummary) in "\(e.tenant)/\(e.generation) \(e.kekID) \(e.metadata.status.rawValue) \(e.metadata.notAfter) \(e.metadata.thumbprintSHA1)" }
+            let missing = Set(actual.map(key)).subtracting(indexed.map(key))
+            let extra = Set(indexed.map(key)).subtracting(actual.map(key))
+            if !missing.isEmpty || !extra.isEmpty {
+                problems.append("index: \(missing.count) entries missing or out of date, \(extra.count) listed that do not match an entry "
+                    + "(an interrupted write or an edit); run 'certvault vault reindex'")
+            }
+        }
         return VerifyReport(entries: entries, auditRecords: records.count, problems: problems)
     }
 
@@ -266,6 +309,9 @@ public final class Vault {
                     guard file.kekID != kek.id else { continue }
                     let dataKey = try file.dataKey(keyring: keyring, file: entryPath)
                     try Vault.writeAtomically(file.rewrapped(dataKey: dataKey, kek: kek), to: entryPath, folder: tenantFolder(tenant))
+                    let metadata = try file.openMetadata(dataKey: dataKey, file: entryPath)
+                    try index.append([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
+                                                    kekID: Int(kek.id), metadata: metadata), file.header.created)])
                     count += 1
                 }
             }

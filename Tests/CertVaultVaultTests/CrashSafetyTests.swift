@@ -46,9 +46,14 @@ struct CrashSafetyTests {
             #expect(payload.pfx.count == 3000)
             if reportedRetired.contains(generation) { #expect(metadata.status == .retired) }
         }
+        // A kill between an entry's rename and its index line leaves the index one entry behind:
+        // verify says so, and reindex repairs it. Nothing else may be wrong.
         let report = try reader.verify()
-        #expect(report.intact, "\(report.problems)")
+        #expect(report.problems.allSatisfy { $0.hasPrefix("index:") }, "\(report.problems)")
         #expect(report.entries == generations.count)
+        if !report.intact { _ = try reader.reindex() }
+        #expect(try reader.verify().intact)
+        #expect(try reader.list().map(\.generation) == generations.sorted())
         _ = vault
     }
 
@@ -83,6 +88,6 @@ struct CrashSafetyTests {
         let generations = try vault.generations(of: try TenantID("shared"))
         #expect(Set(claims).isSubset(of: Set(generations)))
         #expect(generations == Array(1...generations.count))
-        #expect(try vault.verify().intact)
+        #expect(try vault.verify().problems.allSatisfy { $0.hasPrefix("index:") })
     }
 }

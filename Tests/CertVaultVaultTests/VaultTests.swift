@@ -264,6 +264,57 @@ struct VaultEntryTests {
     }
 }
 
+@Suite("Vault index")
+struct VaultIndexTests {
+    @Test("list reads the index and agrees with the entries, through stores, retirements and KEK rotation")
+    func agrees() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, _) = try VaultFixtures.keyFileVault(dir)
+        for tenant in ["beta", "alpha"] { _ = try vault.store(tenant: try TenantID(tenant), payload: VaultFixtures.payload(tenant)) }
+        _ = try vault.store(tenant: try TenantID("alpha"), payload: VaultFixtures.payload("a2"))
+        try vault.updateMetadata(tenant: try TenantID("alpha"), generation: 1, action: "entry.retire") { $0.status = .retired }
+        _ = try vault.rotateKEK()
+        let listed = try vault.list()
+        #expect(vault.indexWarning == nil)
+        #expect(listed.map { "\($0.tenant)/\($0.generation)/\($0.metadata.status.rawValue)/\($0.kekID)" }
+                == ["alpha/1/retired/2", "alpha/2/active/2", "beta/1/active/2"])
+        #expect(try vault.verify().intact)
+    }
+
+    @Test("an edited index is not trusted: list opens the entries instead and says so; verify and reindex repair it")
+    func tampered() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, _) = try VaultFixtures.keyFileVault(dir)
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
+        try vault.updateMetadata(tenant: try TenantID("contoso"), generation: 1, action: "entry.retire") { $0.status = .retired }
+        let path = dir.file("vault/index")
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\tretired\t", with: "\tactive\t")
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let listed = try vault.list()
+        #expect(listed.first?.metadata.status == .retired, "the entry, not the edited index, must decide")
+        #expect(vault.indexWarning?.contains("reindex") == true)
+        #expect(try vault.verify().problems.contains { $0.hasPrefix("index:") })
+        #expect(try vault.reindex() == 1)
+        #expect(try vault.verify().intact)
+        _ = try vault.list()
+        #expect(vault.indexWarning == nil)
+    }
+
+    @Test("an entry the index does not know (an interrupted write) is reported by verify")
+    func stale() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, _) = try VaultFixtures.keyFileVault(dir)
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
+        let saved = try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/index")))
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload("2"))
+        try saved.write(to: URL(fileURLWithPath: dir.file("vault/index")))
+        let report = try vault.verify()
+        #expect(report.problems.count == 1)
+        #expect(report.problems.first?.contains("1 entries missing or out of date") == true)
+    }
+}
+
 @Suite("Vault audit log")
 struct VaultAuditTests {
     func vaultWithHistory(_ dir: TemporaryDirectory) throws -> Vault {

@@ -13,7 +13,9 @@ struct ListCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let entries = try vault.open().list()
+        let opened = try vault.open()
+        let entries = try opened.list()
+        if let warning = opened.indexWarning { Terminal.err("certvault: warning: \(warning)\n") }
         if json {
             Terminal.out(try Terminal.json(entries) + "\n")
             return

@@ -6,7 +6,7 @@ import CertVaultVault
 struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault", abstract: "Check the vault and manage its keys.",
-        subcommands: [Verify.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self])
+        subcommands: [Verify.self, Reindex.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -27,6 +27,18 @@ struct VaultCommand: ParsableCommand {
                 for problem in report.problems { Terminal.out("  FAILED: \(problem)\n") }
             }
             if !report.intact { throw ExitCode(1) }
+        }
+    }
+
+    struct Reindex: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild the index that 'list' reads, from the entry files (after a crash or when verify asks for it).")
+
+        @OptionGroup var vault: VaultOptions
+
+        func run() throws {
+            let count = try vault.open().reindex()
+            Terminal.out("Rebuilt the index from \(count) entries.\n")
         }
     }
 

@@ -1,0 +1,130 @@
+internal import CertVaultCore
+internal import Foundation
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The vault's index (`index`): one authenticated line per stored generation and per change of
+/// its status, KEK or metadata, so that `list` reads one file instead of opening every entry.
+///
+/// The entries stay the authority: `show` and `export` read the entry itself, and
+/// `vault verify` compares the index with every entry. Lines are chained like the audit log:
+///
+///     tenant TAB generation TAB created TAB kek TAB status TAB notAfter TAB thumbprint TAB mac LF
+///
+/// with `mac = hex(BLAKE2b-256(key = index_key, message = prev_mac TAB line-up-to-and-including-the-last-TAB))`,
+/// `prev_mac` being the previous line's mac (64 zeros for the first line after the header line
+/// `certvault-index-v1`). The last line for a (tenant, generation) wins.
+struct EntryIndex {
+    static let fileName = "index"
+    static let headerLine = "certvault-index-v1\n"
+    static let zeroMAC = String(repeating: "0", count: 64)
+
+    let folder: String
+    let key: SecretBytes
+
+    init(folder: String, root: SecretBytes) {
+        self.folder = folder
+        key = AEAD.deriveKey(from: root, purpose: "certvault index key v1")
+    }
+
+    var path: String { "\(folder)/\(EntryIndex.fileName)" }
+
+    func line(for summary: EntrySummary, created: Int64, previous: String) -> String {
+        let m = summary.metadata
+        let prefix = [summary.tenant.rawValue, String(summary.generation), String(created), String(summary.kekID), m.status.rawValue,
+                      AuditLog.clean(m.notAfter), AuditLog.clean(m.thumbprintSHA1)].joined(separator: "\t") + "\t"
+        return prefix + mac(previous: previous, prefix: prefix) + "\n"
+    }
+
+    func mac(previous: String, prefix: String) -> String {
+        Hex.lower(AEAD.keyedHash(Array((previous + "\t" + prefix).utf8), key: key))
+    }
+
+    /// Appends lines for changed generations; the caller holds the vault lock.
+    func append(_ items: [(EntrySummary, Int64)]) throws {
+        guard !items.isEmpty else { return }
+        var previous = try lastMAC()
+        var text = ""
+        for (summary, created) in items {
+            let line = line(for: summary, created: created, previous: previous)
+            previous = String(line.dropLast().suffix(64))
+            text += line
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault index '\(path)'.", underlying: PrivateFiles.errnoText()) }
+        defer { close(fd) }
+        try Array(text.utf8).withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the vault index") }
+        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush the vault index.", underlying: PrivateFiles.errnoText())
+        }
+    }
+
+    /// Writes a complete new index (creation, reindex) atomically.
+    func rewrite(_ items: [(EntrySummary, Int64)]) throws {
+        var previous = EntryIndex.zeroMAC
+        var text = EntryIndex.headerLine
+        for (summary, created) in items {
+            let line = line(for: summary, created: created, previous: previous)
+            previous = String(line.dropLast().suffix(64))
+            text += line
+        }
+        try Vault.writeAtomically(Array(text.utf8), to: path, folder: folder)
+    }
+
+    /// The mac of the last line, reading only the file's tail.
+    func lastMAC() throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CertVaultError(.vaultCorrupt, "The vault index '\(path)' is missing.", hint: "Run 'certvault vault reindex'.") }
+        defer { close(fd) }
+        let size = Int(lseek(fd, 0, SEEK_END))
+        guard size > EntryIndex.headerLine.utf8.count else { return EntryIndex.zeroMAC }
+        var tail = [UInt8](repeating: 0, count: 65)
+        guard pread(fd, &tail, 65, off_t(size - 65)) == 65, tail.last == UInt8(ascii: "\n") else {
+            throw CertVaultError(.vaultCorrupt, "The vault index '\(path)' ends with an incomplete line.", hint: "Run 'certvault vault reindex'.")
+        }
+        return String(decoding: tail.dropLast(), as: UTF8.self)
+    }
+
+    /// Reads and checks the whole index, folding it to the latest line per generation.
+    ///
+    /// - Returns: nil with a reason when the index is missing or fails its checks.
+    func read() -> (entries: [EntrySummary], problem: String?) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], "the index is missing") }
+        let bytes = [UInt8](data)
+        let header = Array(EntryIndex.headerLine.utf8)
+        guard bytes.starts(with: header) else { return ([], "the index has no certvault-index-v1 header") }
+        var latest: [String: EntrySummary] = [:]
+        var order: [String] = []
+        var previous = EntryIndex.zeroMAC
+        var lineNumber = 1
+        var start = header.count
+        while start < bytes.count {
+            lineNumber += 1
+            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else { return ([], "line \(lineNumber) is incomplete") }
+            let fields = bytes[start..<end].split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+            guard fields.count == 8 else { return ([], "line \(lineNumber) is malformed") }
+            let macField = String(decoding: fields[7], as: UTF8.self)
+            let prefix = String(decoding: bytes[start..<(end - 64)], as: UTF8.self)
+            guard mac(previous: previous, prefix: prefix) == macField else {
+                return ([], "line \(lineNumber) fails its check (altered, removed or reordered lines)")
+            }
+            previous = macField
+            let text = fields.map { String(decoding: $0, as: UTF8.self) }
+            guard let tenant = try? TenantID(text[0]), let generation = Int(text[1]), let created = Int64(text[2]), let kek = Int(text[3]),
+                let status = EntryMetadata.Status(rawValue: text[4])
+            else { return ([], "line \(lineNumber) has invalid values") }
+            var metadata = EntryMetadata(status: status, notAfter: text[5], thumbprintSHA1: text[6])
+            metadata.status = status
+            let key = "\(tenant.rawValue)/\(generation)"
+            if latest[key] == nil { order.append(key) }
+            latest[key] = EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(created), kekID: kek, metadata: metadata)
+            start = end + 1
+        }
+        let entries = order.compactMap { latest[$0] }.sorted {
+            $0.tenant == $1.tenant ? $0.generation < $1.generation : $0.tenant < $1.tenant
+        }
+        return (entries, nil)
+    }
+}
