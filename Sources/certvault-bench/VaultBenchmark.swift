@@ -82,7 +82,7 @@ struct VaultBenchmark: AsyncParsableCommand {
 
     /// The same work as a store without certvault's code: three AEAD seals with libsodium, the
     /// entry written to a temporary file, linked into place, folder flushed; then an audit line
-    /// appended and a head file replaced, each flushed.
+    /// appended and a head file replaced, and an index line appended, each flushed.
     func floorStore(dir: String, index: Int, size: Int, durable: Bool) throws {
         var key = [UInt8](repeating: 0, count: 32), nonce = [UInt8](repeating: 0, count: 24)
         randombytes_buf(&key, 32)
@@ -108,6 +108,11 @@ struct VaultBenchmark: AsyncParsableCommand {
         try writeFile("\(dir)/.head.tmp", Array(String(repeating: "h", count: 140).utf8), durable: durable)
         rename("\(dir)/.head.tmp", "\(dir)/audit.head")
         if durable { syncFolder(dir) }
+        let index = open("\(dir)/index", O_WRONLY | O_APPEND | O_CREAT, 0o600)
+        let entry = Array(String(repeating: "i", count: 160).utf8) + [10]
+        _ = entry.withUnsafeBytes { write(index, $0.baseAddress, $0.count) }
+        if durable { fsync(index) }
+        close(index)
     }
 
     /// A read without certvault's code: read the file, three AEAD opens, and the audit append.

@@ -89,41 +89,51 @@ struct EntryIndex {
 
     /// Reads and checks the whole index, folding it to the latest line per generation.
     ///
-    /// - Returns: nil with a reason when the index is missing or fails its checks.
+    /// Works on bytes: this runs over every line on every `list`.
+    ///
+    /// - Returns: the entries, or a reason when the index is missing or fails its checks.
     func read() -> (entries: [EntrySummary], problem: String?) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], "the index is missing") }
         let bytes = [UInt8](data)
         let header = Array(EntryIndex.headerLine.utf8)
         guard bytes.starts(with: header) else { return ([], "the index has no certvault-index-v1 header") }
-        var latest: [String: EntrySummary] = [:]
-        var order: [String] = []
-        var previous = EntryIndex.zeroMAC
+        let tab: [UInt8] = [UInt8(ascii: "\t")]
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var latest: [Substring: (line: Int, summary: EntrySummary)] = [:]
+        var previous = ArraySlice(Array(EntryIndex.zeroMAC.utf8))
         var lineNumber = 1
         var start = header.count
         while start < bytes.count {
             lineNumber += 1
-            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else { return ([], "line \(lineNumber) is incomplete") }
-            let fields = bytes[start..<end].split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
-            guard fields.count == 8 else { return ([], "line \(lineNumber) is malformed") }
-            let macField = String(decoding: fields[7], as: UTF8.self)
-            let prefix = String(decoding: bytes[start..<(end - 64)], as: UTF8.self)
-            guard mac(previous: previous, prefix: prefix) == macField else {
-                return ([], "line \(lineNumber) fails its check (altered, removed or reordered lines)")
+            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")), end - start > 65 else {
+                return ([], "line \(lineNumber) is incomplete")
             }
+            let macField = bytes[(end - 64)..<end]
+            let digest = AEAD.keyedHash(parts: [previous, tab[...], bytes[start..<(end - 64)]], key: key)
+            var matches = bytes[end - 65] == UInt8(ascii: "\t")
+            var position = macField.startIndex
+            for byte in digest where matches {
+                let high: UInt8 = hexDigits[Int(byte >> 4)]
+                let low: UInt8 = hexDigits[Int(byte & 0x0F)]
+                matches = macField[position] == high && macField[position + 1] == low
+                position += 2
+            }
+            guard matches else { return ([], "line \(lineNumber) fails its check (altered, removed or reordered lines)") }
             previous = macField
+            let fields = bytes[start..<(end - 65)].split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+            guard fields.count == 7 else { return ([], "line \(lineNumber) is malformed") }
             let text = fields.map { String(decoding: $0, as: UTF8.self) }
             guard let tenant = try? TenantID(text[0]), let generation = Int(text[1]), let created = Int64(text[2]), let kek = Int(text[3]),
                 let status = EntryMetadata.Status(rawValue: text[4])
             else { return ([], "line \(lineNumber) has invalid values") }
-            var metadata = EntryMetadata(status: status, notAfter: text[5], thumbprintSHA1: text[6])
-            metadata.status = status
-            let key = "\(tenant.rawValue)/\(generation)"
-            if latest[key] == nil { order.append(key) }
-            latest[key] = EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(created), kekID: kek, metadata: metadata)
+            let key = Substring("\(text[0])/\(text[1])")
+            latest[key] = (lineNumber, EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(created), kekID: kek,
+                                                    metadata: EntryMetadata(status: status, notAfter: text[5], thumbprintSHA1: text[6])))
             start = end + 1
         }
-        let entries = order.compactMap { latest[$0] }.sorted {
-            $0.tenant == $1.tenant ? $0.generation < $1.generation : $0.tenant < $1.tenant
+        let entries: [EntrySummary] = latest.values.map { $0.summary }.sorted { (a: EntrySummary, b: EntrySummary) -> Bool in
+            if a.tenant != b.tenant { return a.tenant < b.tenant }
+            return a.generation < b.generation
         }
         return (entries, nil)
     }

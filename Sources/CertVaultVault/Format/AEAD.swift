@@ -59,6 +59,26 @@ enum AEAD {
         return out
     }
 
+    /// BLAKE2b-256 keyed with `key` over the concatenation of `parts`, without joining them.
+    static func keyedHash(parts: [ArraySlice<UInt8>], key: SecretBytes) -> [UInt8] {
+        // The state type is declared 64-byte aligned in C, so Swift sees it as opaque.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
+        defer {
+            sodium_memzero(raw, crypto_generichash_statebytes())
+            raw.deallocate()
+        }
+        let state = OpaquePointer(raw)
+        var out = [UInt8](repeating: 0, count: 32)
+        key.withUnsafeBytes { keyBytes in
+            _ = crypto_generichash_init(state, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count, 32)
+        }
+        for part in parts {
+            part.withUnsafeBufferPointer { _ = crypto_generichash_update(state, $0.baseAddress, UInt64($0.count)) }
+        }
+        _ = crypto_generichash_final(state, &out, 32)
+        return out
+    }
+
     /// A 32-byte subkey: BLAKE2b-256 keyed with `key` over a purpose label.
     static func deriveKey(from key: SecretBytes, purpose: String) -> SecretBytes {
         let message = Array(purpose.utf8)
