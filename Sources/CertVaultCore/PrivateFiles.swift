@@ -29,15 +29,19 @@ public enum PrivateFiles {
     /// The final folder, if it already exists, is checked against `exposure`.
     /// - Throws: ``CertVaultError`` (`file-system`, `insecure-permissions`).
     public static func makePrivateDirectory(_ path: String, exposure: Exposure = .privateOnly) throws {
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        for part in parts {
-            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw CertVaultError(
-                    .fileSystem, "Cannot create folder '\(prefix)'.",
-                    hint: "Check that the parent folder exists and that you may write to it.",
-                    underlying: errnoText())
+        // The common cases first: the parent exists (one mkdir), or the folder does (check it).
+        if mkdir(path, 0o700) == 0 { return }
+        if errno != EEXIST {
+            var prefix = path.hasPrefix("/") ? "/" : ""
+            let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+            for part in parts {
+                prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+                if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                    throw CertVaultError(
+                        .fileSystem, "Cannot create folder '\(prefix)'.",
+                        hint: "Check that the parent folder exists and that you may write to it.",
+                        underlying: errnoText())
+                }
             }
         }
         var info = stat()
@@ -59,14 +63,32 @@ public enum PrivateFiles {
 
     /// Creates a new hidden staging folder (mode 0700) inside `parent` and returns its path.
     public static func makeStagingDirectory(in parent: String, label: String) throws -> String {
-        var suffix = ""
-        for _ in 0..<8 { suffix += String(SodiumRuntime.uniformRandom(below: 36), radix: 36) }
+        let suffix = randomName()
         let path = "\(parent)/.staging-\(label)-\(suffix)"
         guard mkdir(path, 0o700) == 0 else {
             throw CertVaultError(.fileSystem, "Cannot create staging folder '\(path)'.",
                                  hint: "Check free space and permissions of '\(parent)'.", underlying: errnoText())
         }
         return path
+    }
+
+    /// 16 random hex digits, for temporary names.
+    public static func randomName() -> String {
+        Hex.lower(SecretBytes.random(count: 8).withUnsafeBytes { Array($0) })
+    }
+
+    /// The names in a folder (without "." and ".."), or an empty list when it cannot be read.
+    public static func names(in folder: String) -> [String] {
+        guard let directory = opendir(folder) else { return [] }
+        defer { closedir(directory) }
+        var result: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { result.append(name) }
+        }
+        return result
     }
 
     /// Writes `bytes` to a new file at `path` with mode 0600, then fsyncs it.

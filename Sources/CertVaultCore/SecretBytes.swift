@@ -34,18 +34,22 @@ public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomD
     }
 
     let storage: Storage
+    /// The bytes of `storage` this value covers: all of them, or a slice that shares the
+    /// allocation (a field inside a decrypted payload) so that no second copy is made.
+    let range: Range<Int>
 
     /// The number of secret bytes.
-    public var count: Int { storage.count }
+    public var count: Int { range.count }
 
     /// True when there are no bytes.
-    public var isEmpty: Bool { storage.count == 0 }
+    public var isEmpty: Bool { range.isEmpty }
 
     /// Creates `count` bytes filled by `initializer`, which writes into the secure buffer directly
     /// so that the secret never exists anywhere else.
     public init(count: Int, initializer: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         precondition(count >= 0, "SecretBytes count must not be negative")
         storage = Storage(count: count)
+        range = 0..<count
         try initializer(UnsafeMutableRawBufferPointer(start: storage.pointer, count: count))
     }
 
@@ -67,14 +71,29 @@ public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomD
 
     /// Calls `body` with the secret bytes. Do not let the pointer escape.
     public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.count))
+        try body(UnsafeRawBufferPointer(start: storage.pointer + range.lowerBound, count: range.count))
+    }
+
+    private init(storage: Storage, range: Range<Int>) {
+        self.storage = storage
+        self.range = range
+    }
+
+    /// The bytes at `offsets` (relative to this value), sharing this value's secure memory.
+    public func slice(_ offsets: Range<Int>) -> SecretBytes {
+        precondition(offsets.lowerBound >= 0 && offsets.upperBound <= count, "slice out of bounds")
+        return SecretBytes(storage: storage, range: (range.lowerBound + offsets.lowerBound)..<(range.lowerBound + offsets.upperBound))
     }
 
     /// Calls `body` with the bytes as a NUL-terminated C string, for C APIs that take passwords.
     ///
     /// The caller must ensure the bytes contain no NUL of their own (``PasswordRules`` do).
     public func withUnsafeCString<Result>(_ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
-        try body(storage.pointer.assumingMemoryBound(to: CChar.self))
+        // Only a value that ends where its storage ends has the storage's NUL after it.
+        guard range.upperBound == storage.count else {
+            return try withUnsafeBytes { try SecretBytes(copying: $0).withUnsafeCString(body) }
+        }
+        return try body((storage.pointer + range.lowerBound).assumingMemoryBound(to: CChar.self))
     }
 
     /// Returns a copy of the first `length` bytes, in new secure memory.
@@ -87,7 +106,7 @@ public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomD
     public static func == (lhs: SecretBytes, rhs: SecretBytes) -> Bool {
         guard lhs.count == rhs.count else { return false }
         if lhs.count == 0 { return true }
-        return sodium_memcmp(lhs.storage.pointer, rhs.storage.pointer, lhs.count) == 0
+        return lhs.withUnsafeBytes { a in rhs.withUnsafeBytes { b in sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
     }
 
     public var description: String { "SecretBytes(\(count) bytes, redacted)" }

@@ -10,14 +10,44 @@ public enum UTCTime {
 
     /// `YYYY-MM-DD`.
     public static func date(_ seconds: Int64) -> String {
-        let parts = components(seconds)
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1))-\(pad(Int(parts.tm_mday)))"
+        String(decoding: format(seconds, withTime: false), as: UTF8.self)
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     public static func dateTime(_ seconds: Int64) -> String {
+        String(decoding: format(seconds, withTime: true), as: UTF8.self)
+    }
+
+    /// Formats into bytes directly: `list` formats one timestamp per entry.
+    private static func format(_ seconds: Int64, withTime: Bool) -> [UInt8] {
         let parts = components(seconds)
-        return date(seconds) + "T\(pad(Int(parts.tm_hour))):\(pad(Int(parts.tm_min))):\(pad(Int(parts.tm_sec)))Z"
+        var out = [UInt8]()
+        out.reserveCapacity(20)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        if withTime {
+            out.append(UInt8(ascii: "T"))
+            digits(Int(parts.tm_hour), 2)
+            out.append(UInt8(ascii: ":"))
+            digits(Int(parts.tm_min), 2)
+            out.append(UInt8(ascii: ":"))
+            digits(Int(parts.tm_sec), 2)
+            out.append(UInt8(ascii: "Z"))
+        }
+        return out
     }
 
     private static func components(_ seconds: Int64) -> tm {
@@ -27,8 +57,4 @@ public enum UTCTime {
         return parts
     }
 
-    private static func pad(_ value: Int, _ width: Int = 2) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
 }

@@ -31,6 +31,13 @@ public final class Vault {
     /// Set by ``list()`` when the index could not be used and every entry was opened instead.
     public private(set) var indexWarning: String?
 
+    /// The lock file, opened once per vault handle; writers take `flock` on it.
+    private var lockFD: Int32 = -1
+
+    deinit {
+        if lockFD >= 0 { close(lockFD) }
+    }
+
     private init(path: String, root: SecretBytes, keyring: Keyring, actor: String) {
         self.path = path
         self.root = root
@@ -155,8 +162,7 @@ public final class Vault {
 
     /// The generation numbers stored for a tenant, ascending.
     public func generations(of tenant: TenantID) throws -> [Int] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: tenantFolder(tenant))) ?? []
-        return names.compactMap { name -> Int? in
+        return PrivateFiles.names(in: tenantFolder(tenant)).compactMap { name -> Int? in
             guard name.hasSuffix(".entry"), name.count == 14 else { return nil }
             return Int(name.prefix(8))
         }.sorted()
@@ -164,8 +170,7 @@ public final class Vault {
 
     /// The tenants that have at least one generation, sorted.
     public func tenants() throws -> [TenantID] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(path)/tenants")) ?? []
-        return names.compactMap { try? TenantID($0) }.filter { (try? generations(of: $0).isEmpty) == false }.sorted()
+        return PrivateFiles.names(in: "\(path)/tenants").compactMap { try? TenantID($0) }.filter { (try? generations(of: $0).isEmpty) == false }.sorted()
     }
 
     /// A stored generation's facts, status and VB365 fields, without reading out its secrets.
@@ -386,11 +391,14 @@ public final class Vault {
     /// Reads and parses an entry, checking that its header matches where it is stored.
     func load(_ tenant: TenantID, _ generation: Int) throws -> (EntryFile, String) {
         let path = entryPath(tenant, generation)
-        guard FileManager.default.fileExists(atPath: path) else {
+        let bytes: [UInt8]
+        do {
+            bytes = try Vault.readFile(path)
+        } catch let error as CertVaultError where error.code == .notFound {
             throw CertVaultError(.notFound, "Tenant '\(tenant)' has no generation \(generation) in the vault.",
                                  hint: "Run 'certvault list' to see what is stored.")
         }
-        let file = try EntryFile.parse(try Vault.readFile(path), file: path)
+        let file = try EntryFile.parse(bytes, file: path)
         guard file.header.tenant == tenant, Int(file.header.generation) == generation else {
             throw VaultError.authentication(path, "its header names tenant '\(file.header.tenant)' generation \(file.header.generation)")
         }
@@ -399,9 +407,11 @@ public final class Vault {
 
     @discardableResult
     func withLock<T>(_ body: () throws -> T) throws -> T {
-        let fd = Glibc.open("\(path)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault lock.", underlying: PrivateFiles.errnoText()) }
-        defer { close(fd) }
+        if lockFD < 0 {
+            lockFD = Glibc.open("\(path)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard lockFD >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault lock.", underlying: PrivateFiles.errnoText()) }
+        }
+        let fd = lockFD
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else { throw CertVaultError(.fileSystem, "Cannot lock the vault.", underlying: PrivateFiles.errnoText()) }
         }
@@ -410,18 +420,32 @@ public final class Vault {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CertVaultError(.fileSystem, "Cannot read '\(path)'.", hint: "Check that it exists and that you may read it.")
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let missing = errno == ENOENT
+            throw CertVaultError(missing ? .notFound : .fileSystem, "Cannot read '\(path)'.",
+                                 hint: "Check that it exists and that you may read it.", underlying: PrivateFiles.errnoText())
         }
-        return Array(data)
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= 1 << 30 else {
+            throw CertVaultError(.fileSystem, "'\(path)' is not a regular file of a sensible size.")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { throw CertVaultError(.fileSystem, "Cannot read '\(path)'.", underlying: PrivateFiles.errnoText()) }
+            done += got
+        }
+        return bytes
     }
 
     /// Temporary file (exclusive, 0600), write, fsync, rename (never over an existing file
     /// unless `replace`), fsync the folder.
     static func writeAtomically(_ bytes: [UInt8], to path: String, folder: String, replace: Bool = true) throws {
-        var suffix = ""
-        for _ in 0..<12 { suffix += String(SodiumRuntime.uniformRandom(below: 36), radix: 36) }
-        let temporary = "\(folder)/.tmp-\(suffix)"
+        let temporary = "\(folder)/.tmp-\(PrivateFiles.randomName())"
         do {
             try PrivateFiles.writeNewFile(temporary, bytes: bytes)
             if replace {

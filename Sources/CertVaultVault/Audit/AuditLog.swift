@@ -62,7 +62,12 @@ public struct AuditLog: Sendable {
     /// the two writes can leave one record behind).
     func append(actor: String, action: String, tenant: String? = nil, generation: Int? = nil, detail: String = "",
                 now: Int64? = nil) throws {
-        let (lastSequence, lastMAC) = try lastRecord() ?? (0, AuditLog.zeroMAC)
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
+        }
+        defer { close(fd) }
+        let (lastSequence, lastMAC) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
         let fields = [
             String(lastSequence + 1), UTCTime.dateTime(now ?? UTCTime.now()), AuditLog.clean(actor), AuditLog.clean(action),
             AuditLog.clean(tenant ?? "-"), generation.map(String.init) ?? "-", AuditLog.clean(detail.isEmpty ? "-" : detail), lastMAC,
@@ -70,11 +75,6 @@ public struct AuditLog: Sendable {
         let prefix = fields.joined(separator: "\t") + "\t"
         let recordMAC = mac(prefix)
         let line = Array((prefix + recordMAC + "\n").utf8)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        defer { close(fd) }
         try line.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
         guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
             throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
@@ -83,10 +83,7 @@ public struct AuditLog: Sendable {
     }
 
     /// The sequence number and mac of the log's last complete line, reading only its tail.
-    func lastRecord() throws -> (Int, String)? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+    func lastRecord(fd: Int32) throws -> (Int, String)? {
         let size = lseek(fd, 0, SEEK_END)
         guard size > 0 else { return nil }
         let window = min(Int(size), 8192)
@@ -118,9 +115,15 @@ public struct AuditLog: Sendable {
     private func writeHead(sequence: Int, mac recordMAC: String) throws {
         let body = "\(sequence)\t\(recordMAC)"
         let text = body + "\t" + mac("head\t\(body)") + "\n"
-        let temporary = "\(folder)/.audit.head.\(getpid()).tmp"
-        unlink(temporary)
-        try PrivateFiles.writeNewFile(temporary, bytes: Array(text.utf8))
+        // Under the vault lock, so a fixed temporary name is safe; O_TRUNC reuses a leftover.
+        let temporary = "\(folder)/.audit.head.tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot write the audit head.", underlying: PrivateFiles.errnoText()) }
+        defer { close(fd) }
+        try Array(text.utf8).withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit head") }
+        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush the audit head.", underlying: PrivateFiles.errnoText())
+        }
         guard rename(temporary, headPath) == 0 else {
             throw CertVaultError(.fileSystem, "Cannot update the audit head.", underlying: PrivateFiles.errnoText())
         }

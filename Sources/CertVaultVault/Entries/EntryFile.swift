@@ -79,8 +79,7 @@ struct EntryFile {
         encoder.outputFormatting = [.sortedKeys]
         let json = Array(try encoder.encode(metadata))
         let nonce = AEAD.nonce()
-        let sealed = json.withUnsafeBytes { AEAD.seal(SecretBytes(copying: $0), key: dataKey, nonce: nonce,
-                                                      associatedData: metadataAAD(headerBytes, revision: revision)) }
+        let sealed = AEAD.seal(plain: json, key: dataKey, nonce: nonce, associatedData: metadataAAD(headerBytes, revision: revision))
         out.u32(revision)
         out.append(nonce)
         out.u32(UInt32(sealed.count))
@@ -139,11 +138,11 @@ struct EntryFile {
     }
 
     func openMetadata(dataKey: SecretBytes, file: String) throws -> EntryMetadata {
-        guard let plaintext = AEAD.open(metadataCiphertext, key: dataKey, nonce: metadataNonce,
-                                        associatedData: EntryFile.metadataAAD(header.bytes, revision: metadataRevision))
+        guard let plaintext = AEAD.openPlain(metadataCiphertext, key: dataKey, nonce: metadataNonce,
+                                             associatedData: EntryFile.metadataAAD(header.bytes, revision: metadataRevision))
         else { throw VaultError.authentication(file, "metadata") }
         do {
-            return try plaintext.withUnsafeBytes { try JSONDecoder().decode(EntryMetadata.self, from: Data($0)) }
+            return try JSONDecoder().decode(EntryMetadata.self, from: Data(plaintext))
         } catch {
             throw VaultError.corrupt(file, "its metadata is not readable")
         }

@@ -45,16 +45,19 @@ struct EntryIndex {
     /// Appends lines for changed generations; the caller holds the vault lock.
     func append(_ items: [(EntrySummary, Int64)]) throws {
         guard !items.isEmpty else { return }
-        var previous = try lastMAC()
+        let fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            throw CertVaultError(.vaultCorrupt, "The vault index '\(path)' cannot be opened.", hint: "Run 'certvault vault reindex'.",
+                                 underlying: PrivateFiles.errnoText())
+        }
+        defer { close(fd) }
+        var previous = try lastMAC(fd: fd)
         var text = ""
         for (summary, created) in items {
             let line = line(for: summary, created: created, previous: previous)
             previous = String(line.dropLast().suffix(64))
             text += line
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault index '\(path)'.", underlying: PrivateFiles.errnoText()) }
-        defer { close(fd) }
         try Array(text.utf8).withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the vault index") }
         guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
             throw CertVaultError(.fileSystem, "Cannot flush the vault index.", underlying: PrivateFiles.errnoText())
@@ -74,10 +77,7 @@ struct EntryIndex {
     }
 
     /// The mac of the last line, reading only the file's tail.
-    func lastMAC() throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CertVaultError(.vaultCorrupt, "The vault index '\(path)' is missing.", hint: "Run 'certvault vault reindex'.") }
-        defer { close(fd) }
+    func lastMAC(fd: Int32) throws -> String {
         let size = Int(lseek(fd, 0, SEEK_END))
         guard size > EntryIndex.headerLine.utf8.count else { return EntryIndex.zeroMAC }
         var tail = [UInt8](repeating: 0, count: 65)
@@ -99,7 +99,26 @@ struct EntryIndex {
         guard bytes.starts(with: header) else { return ([], "the index has no certvault-index-v1 header") }
         let tab: [UInt8] = [UInt8(ascii: "\t")]
         let hexDigits = Array("0123456789abcdef".utf8)
-        var latest: [Substring: (line: Int, summary: EntrySummary)] = [:]
+        struct Key: Hashable {
+            let tenant: String
+            let generation: Int
+        }
+        func number(_ field: ArraySlice<UInt8>) -> Int64? {
+            guard !field.isEmpty, field.count <= 18 else { return nil }
+            var value: Int64 = 0
+            var negative = false
+            for (position, byte) in field.enumerated() {
+                if position == 0 && byte == UInt8(ascii: "-") {
+                    negative = true
+                    continue
+                }
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return negative ? -value : value
+        }
+        var latest: [Key: EntrySummary] = [:]
+        latest.reserveCapacity(bytes.count / 160)
         var previous = ArraySlice(Array(EntryIndex.zeroMAC.utf8))
         var lineNumber = 1
         var start = header.count
@@ -122,16 +141,17 @@ struct EntryIndex {
             previous = macField
             let fields = bytes[start..<(end - 65)].split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
             guard fields.count == 7 else { return ([], "line \(lineNumber) is malformed") }
-            let text = fields.map { String(decoding: $0, as: UTF8.self) }
-            guard let tenant = try? TenantID(text[0]), let generation = Int(text[1]), let created = Int64(text[2]), let kek = Int(text[3]),
-                let status = EntryMetadata.Status(rawValue: text[4])
+            guard let tenant = try? TenantID(String(decoding: fields[0], as: UTF8.self)), let generation = number(fields[1]),
+                let created = number(fields[2]), let kek = number(fields[3]),
+                let status = EntryMetadata.Status(rawValue: String(decoding: fields[4], as: UTF8.self))
             else { return ([], "line \(lineNumber) has invalid values") }
-            let key = Substring("\(text[0])/\(text[1])")
-            latest[key] = (lineNumber, EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(created), kekID: kek,
-                                                    metadata: EntryMetadata(status: status, notAfter: text[5], thumbprintSHA1: text[6])))
+            latest[Key(tenant: tenant.rawValue, generation: Int(generation))] = EntrySummary(
+                tenant: tenant, generation: Int(generation), created: UTCTime.dateTime(created), kekID: Int(kek),
+                metadata: EntryMetadata(status: status, notAfter: String(decoding: fields[5], as: UTF8.self),
+                                        thumbprintSHA1: String(decoding: fields[6], as: UTF8.self)))
             start = end + 1
         }
-        let entries: [EntrySummary] = latest.values.map { $0.summary }.sorted { (a: EntrySummary, b: EntrySummary) -> Bool in
+        let entries: [EntrySummary] = latest.values.sorted { (a: EntrySummary, b: EntrySummary) -> Bool in
             if a.tenant != b.tenant { return a.tenant < b.tenant }
             return a.generation < b.generation
         }

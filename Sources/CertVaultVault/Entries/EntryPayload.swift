@@ -71,7 +71,7 @@ public struct EntryPayload: Sendable {
                 let value = UnsafeRawBufferPointer(rebasing: bytes[offset + 5..<offset + 5 + length])
                 switch Tag(rawValue: tag) {
                 case .pfx: pfx = Array(value)
-                case .password: password = SecretBytes(copying: value)
+                case .password: password = plaintext.slice((offset + 5)..<(offset + 5 + length))
                 case .certificate: certificate = Array(value)
                 case .some(let known): texts[known] = String(decoding: value, as: UTF8.self)
                 case nil: break

@@ -31,6 +31,35 @@ enum AEAD {
         return out
     }
 
+    /// Encrypts bytes that are not secret (metadata) without a secure-memory copy.
+    static func seal(plain plaintext: [UInt8], key: SecretBytes, nonce: [UInt8], associatedData: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: plaintext.count + tagBytes)
+        var outLength: UInt64 = 0
+        key.withUnsafeBytes { keyBytes in
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &outLength, plaintext, UInt64(plaintext.count), associatedData,
+                                                           UInt64(associatedData.count), nil, nonce,
+                                                           keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return out
+    }
+
+    /// Decrypts bytes that are not secret (metadata) into ordinary memory; nil when anything is wrong.
+    static func openPlain(_ ciphertext: ArraySlice<UInt8>, key: SecretBytes, nonce: ArraySlice<UInt8>, associatedData: [UInt8]) -> [UInt8]? {
+        guard ciphertext.count >= tagBytes, key.count == keyBytes, nonce.count == nonceBytes else { return nil }
+        var out = [UInt8](repeating: 0, count: ciphertext.count - tagBytes)
+        var outLength: UInt64 = 0
+        let ok = key.withUnsafeBytes { keyBytes in
+            Array(ciphertext).withUnsafeBufferPointer { c in
+                Array(nonce).withUnsafeBufferPointer { n in
+                    crypto_aead_xchacha20poly1305_ietf_decrypt(&out, &outLength, nil, c.baseAddress!, UInt64(c.count), associatedData,
+                                                               UInt64(associatedData.count), n.baseAddress!,
+                                                               keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 0
+                }
+            }
+        }
+        return ok ? out : nil
+    }
+
     /// Decrypts into secure memory; nil when the key, nonce, data or associated data is wrong.
     static func open(_ ciphertext: ArraySlice<UInt8>, key: SecretBytes, nonce: ArraySlice<UInt8>, associatedData: [UInt8]) -> SecretBytes? {
         guard ciphertext.count >= tagBytes, key.count == keyBytes, nonce.count == nonceBytes else { return nil }
