@@ -100,19 +100,24 @@ struct VaultBenchmark: AsyncParsableCommand {
         link(temporary, final)
         unlink(temporary)
         if durable { syncFolder(folder) }
-        let fd = open("\(dir)/audit.log", O_WRONLY | O_APPEND | O_CREAT, 0o600)
-        let line = Array(String(repeating: "x", count: 230).utf8) + [10]
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if durable { fsync(fd) }
-        close(fd)
+        try floorAudit(dir: dir, durable: durable)
+        appendLine("\(dir)/index", length: 160, durable: durable)
+    }
+
+    /// The audit part of the floor: one line appended, the head file replaced, each flushed.
+    func floorAudit(dir: String, durable: Bool) throws {
+        appendLine("\(dir)/audit.log", length: 230, durable: durable)
         try writeFile("\(dir)/.head.tmp", Array(String(repeating: "h", count: 140).utf8), durable: durable)
         rename("\(dir)/.head.tmp", "\(dir)/audit.head")
         if durable { syncFolder(dir) }
-        let index = open("\(dir)/index", O_WRONLY | O_APPEND | O_CREAT, 0o600)
-        let entry = Array(String(repeating: "i", count: 160).utf8) + [10]
-        _ = entry.withUnsafeBytes { write(index, $0.baseAddress, $0.count) }
-        if durable { fsync(index) }
-        close(index)
+    }
+
+    func appendLine(_ path: String, length: Int, durable: Bool) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o600)
+        let line = [UInt8](repeating: UInt8(ascii: "x"), count: length) + [10]
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if durable { fsync(fd) }
+        close(fd)
     }
 
     /// A read without certvault's code: read the file, three AEAD opens, and the audit append.
@@ -128,14 +133,7 @@ struct VaultBenchmark: AsyncParsableCommand {
         for _ in 0..<3 {
             _ = crypto_aead_xchacha20poly1305_ietf_decrypt(&plain, &length, nil, sealed, UInt64(sealed.count), nil, 0, nonce, key)
         }
-        let fd = open("\(dir)/audit.log", O_WRONLY | O_APPEND | O_CREAT, 0o600)
-        let line = Array(String(repeating: "r", count: 230).utf8) + [10]
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if durable { fsync(fd) }
-        close(fd)
-        try writeFile("\(dir)/.head.tmp", Array(String(repeating: "h", count: 140).utf8), durable: durable)
-        rename("\(dir)/.head.tmp", "\(dir)/audit.head")
-        if durable { syncFolder(dir) }
+        try floorAudit(dir: dir, durable: durable)
     }
 
     func list(base: String, entries: Int) throws {

@@ -15,19 +15,13 @@ struct PasswordInputOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Read the PFX password from this environment variable.", valueName: "name"))
     var passwordEnv: String?
 
+    static let names = "--password-file, --password-fd, --password-stdin, --password-env"
+
     var source: SecretSource? {
-        if let passwordFile { return .file(passwordFile) }
-        if let passwordFd { return .fileDescriptor(passwordFd) }
-        if passwordStdin { return .standardInput }
-        if let passwordEnv { return .environment(passwordEnv) }
-        return nil
+        try? SecretChoice.pick(file: passwordFile, fd: passwordFd, stdin: passwordStdin, env: passwordEnv, options: Self.names)
     }
 
     func validate() throws {
-        let given = [passwordFile != nil, passwordFd != nil, passwordStdin, passwordEnv != nil].filter { $0 }.count
-        if given > 1 {
-            throw ValidationError("Give at most one of --password-file, --password-fd, --password-stdin, --password-env.")
-        }
-        if let passwordFd, passwordFd < 0 { throw ValidationError("--password-fd must be a file descriptor number (0 or more).") }
+        _ = try SecretChoice.pick(file: passwordFile, fd: passwordFd, stdin: passwordStdin, env: passwordEnv, options: Self.names)
     }
 }

@@ -25,12 +25,10 @@ struct VaultOptions: ParsableArguments {
     var vaultPath: String { vault ?? Environment.value("CERTVAULT_VAULT") ?? "keys/vault" }
     var keyFilePath: String { keyFile ?? Environment.value("CERTVAULT_KEY_FILE") ?? "keys/vault-key/root.key" }
 
+    static let names = "--passphrase-file, --passphrase-fd, --passphrase-stdin, --passphrase-env"
+
     var passphraseSource: SecretSource? {
-        if let passphraseFile { return .file(passphraseFile) }
-        if let passphraseFd { return .fileDescriptor(passphraseFd) }
-        if passphraseStdin { return .standardInput }
-        if let passphraseEnv { return .environment(passphraseEnv) }
-        return nil
+        try? SecretChoice.pick(file: passphraseFile, fd: passphraseFd, stdin: passphraseStdin, env: passphraseEnv, options: Self.names)
     }
 
     func protection(_ parameters: Argon2Parameters = .default) -> RootKeyProtection {
@@ -39,11 +37,9 @@ struct VaultOptions: ParsableArguments {
     }
 
     func validate() throws {
-        let given = [passphraseFile != nil, passphraseFd != nil, passphraseStdin, passphraseEnv != nil].filter { $0 }.count
-        if given > 1 {
-            throw ValidationError("Give at most one of --passphrase-file, --passphrase-fd, --passphrase-stdin, --passphrase-env.")
-        }
-        if given == 1 && keyFile != nil { throw ValidationError("Give either --key-file or a passphrase option, not both.") }
+        let source = try SecretChoice.pick(file: passphraseFile, fd: passphraseFd, stdin: passphraseStdin, env: passphraseEnv,
+                                           options: Self.names)
+        if source != nil && keyFile != nil { throw ValidationError("Give either --key-file or a passphrase option, not both.") }
     }
 
     /// True when a vault exists at the configured folder.

@@ -72,11 +72,10 @@ struct VaultCommand: ParsableCommand {
         var newPassphraseFd: Int32?
 
         func run() throws {
-            let source: SecretSource
-            if let newPassphraseFile { source = .file(newPassphraseFile) }
-            else if let newPassphraseEnv { source = .environment(newPassphraseEnv) }
-            else if let newPassphraseFd { source = .fileDescriptor(newPassphraseFd) }
-            else { throw ValidationError("Give the new passphrase with --new-passphrase-file, --new-passphrase-env or --new-passphrase-fd.") }
+            let names = "--new-passphrase-file, --new-passphrase-fd, --new-passphrase-env"
+            guard let source = try SecretChoice.pick(file: newPassphraseFile, fd: newPassphraseFd, env: newPassphraseEnv, options: names) else {
+                throw ValidationError("Give the new passphrase with one of \(names).")
+            }
             try vault.open().changePassphrase(to: source)
             Terminal.out("The vault's root key is now wrapped under the new passphrase.\n")
         }
