@@ -99,6 +99,31 @@ public enum PrivateFiles {
         try array.withUnsafeBytes { try writeNewFile(path, raw: $0) }
     }
 
+    /// Writes a new 0600 file so that it appears whole or not at all: a temporary file in the
+    /// same folder, flushed, linked to `path` (which fails if `path` exists), folder flushed.
+    public static func writeNewFileAtomically(_ path: String, bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeNewFileAtomically(path, raw: $0) }
+    }
+
+    /// The same for secret bytes, straight from secure memory.
+    public static func writeNewFileAtomically(_ path: String, secret: SecretBytes) throws {
+        try secret.withUnsafeBytes { try writeNewFileAtomically(path, raw: $0) }
+    }
+
+    private static func writeNewFileAtomically(_ path: String, raw: UnsafeRawBufferPointer) throws {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        let folder = parts.count > 1 ? (parts.dropLast().joined(separator: "/").isEmpty ? "/" : parts.dropLast().joined(separator: "/")) : "."
+        let temporary = "\(folder)/.tmp-\(randomName())"
+        try writeNewFile(temporary, raw: raw)
+        defer { unlink(temporary) }
+        guard link(temporary, path) == 0 else {
+            let exists = errno == EEXIST
+            throw CertVaultError(exists ? .alreadyExists : .fileSystem, "Cannot create file '\(path)'.",
+                                 hint: exists ? "certvault never overwrites a file; move it away first." : nil, underlying: errnoText())
+        }
+        try syncDirectory(folder)
+    }
+
     /// Writes secret bytes to a new 0600 file straight from secure memory.
     public static func writeNewFile(_ path: String, secret: SecretBytes) throws {
         try secret.withUnsafeBytes { try writeNewFile(path, raw: $0) }

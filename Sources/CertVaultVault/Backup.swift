@@ -59,7 +59,7 @@ extension Vault {
             header.u64(UInt64(plaintext.count + AEAD.tagBytes))
             let sealed = AEAD.seal(plaintext, key: AEAD.deriveKey(from: root, purpose: "certvault backup key v1"), nonce: nonce,
                                    associatedData: header.bytes)
-            try PrivateFiles.writeNewFile(bundlePath, bytes: header.bytes + sealed)
+            try PrivateFiles.writeNewFileAtomically(bundlePath, bytes: header.bytes + sealed)
             try audit.append(actor: actor, action: "vault.backup", detail: "\(files.count) files to \(bundlePath)")
             return files.count
         }
@@ -81,6 +81,7 @@ extension Vault {
         var reader = ByteReader(bytes)
         let files: [(String, [UInt8])]
         var passphraseFile: [UInt8]?
+        var unlockedRoot: SecretBytes?
         do {
             _ = try reader.take(8)
             switch try reader.u8() {
@@ -89,7 +90,9 @@ extension Vault {
             default: throw VaultError.corrupt(bundlePath, "it names an unknown root-key protection")
             }
             let nonce = try reader.take(AEAD.nonceBytes)
-            let length = Int(try reader.u64())
+            let declared = try reader.u64()
+            guard declared <= UInt64(reader.remaining) else { throw VaultError.corrupt(bundlePath, "it ends early") }
+            let length = Int(declared)
             let headerLength = reader.offset
             let sealed = try reader.take(length)
             guard reader.atEnd else { throw VaultError.corrupt(bundlePath, "it has \(reader.remaining) unexpected bytes at the end") }
@@ -107,6 +110,7 @@ extension Vault {
                 }
                 root = try RootKey.unwrap(passphraseFile, passphrase: try source.read(), file: "\(bundlePath) (root key)")
             }
+            unlockedRoot = root
             guard let plaintext = AEAD.open(sealed, key: AEAD.deriveKey(from: root, purpose: "certvault backup key v1"), nonce: nonce,
                                             associatedData: Array(bytes[0..<headerLength]))
             else {
@@ -119,7 +123,9 @@ extension Vault {
                 while !inner.atEnd {
                     let nameLength = Int(try inner.u8()) << 8 | Int(try inner.u8())
                     let name = String(decoding: try inner.take(nameLength), as: UTF8.self)
-                    let data = Array(try inner.take(Int(try inner.u64())))
+                    let size = try inner.u64()
+                    guard size <= UInt64(inner.remaining) else { throw FormatError.truncated(at: inner.offset) }
+                    let data = Array(try inner.take(Int(size)))
                     result.append((name, data))
                 }
                 return result
@@ -134,18 +140,23 @@ extension Vault {
         let staging = try PrivateFiles.makeStagingDirectory(in: parent, label: "restore")
         do {
             try PrivateFiles.makePrivateDirectory("\(staging)/tenants")
+            var folders: Set<String> = ["\(staging)/tenants"]
             for (name, data) in files {
                 let folder = RootKey.parentFolder(of: "\(staging)/\(name)")
                 try PrivateFiles.makePrivateDirectory(folder)
+                folders.insert(folder)
                 try PrivateFiles.writeNewFile("\(staging)/\(name)", bytes: data)
             }
+            // Every folder the restore made must be durable before the vault appears.
+            for folder in folders.sorted(by: { $0.count > $1.count }) { try PrivateFiles.syncDirectory(folder) }
             if let passphraseFile { try PrivateFiles.writeNewFile("\(staging)/\(RootKey.passphraseFile)", bytes: passphraseFile) }
             try PrivateFiles.publishStagedDirectory(staging, as: target)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
-        let vault = try Vault.open(at: target, unlock: unlock, actor: actor)
+        // The root key is already unwrapped: a passphrase from a pipe or a variable is read once only.
+        let vault = try Vault.open(at: target, root: unlockedRoot!, actor: actor)
         _ = try vault.reindex()
         try vault.withLock { try vault.audit.append(actor: actor, action: "vault.restore", detail: "\(files.count) files from \(bundlePath)") }
         return vault
@@ -156,6 +167,6 @@ extension Vault {
         if [Keyring.fileName, AuditLog.fileName, AuditLog.headName].contains(name) { return true }
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "tenants", (try? TenantID(String(parts[1]))) != nil else { return false }
-        return parts[2].count == 14 && parts[2].hasSuffix(".entry") && parts[2].prefix(8).allSatisfy(\.isNumber)
+        return Vault.generation(fromFileName: String(parts[2])) != nil
     }
 }

@@ -85,9 +85,12 @@ public final class Vault {
         try PrivateFiles.makePrivateDirectory(path, exposure: .privateOnly)
         try PrivateFiles.makePrivateDirectory("\(path)/tenants", exposure: .privateOnly)
         if case .keyFile(let keyPath) = protection { try RootKey.writeKeyFile(root, to: keyPath) }
-        if let passphraseFile { try writeAtomically(passphraseFile, to: "\(path)/\(RootKey.passphraseFile)", folder: path) }
+        if let passphraseFile {
+            try writeAtomically(passphraseFile, to: "\(path)/\(RootKey.passphraseFile)", folder: path, replace: false)
+        }
         let keyring = Keyring.new(now: now)
-        try writeAtomically(keyring.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path)
+        // link(2): if another `init` got here first, this one fails instead of replacing its keyring.
+        try writeAtomically(keyring.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path, replace: false)
         let vault = Vault(path: path, root: root, keyring: keyring, actor: actor)
         try vault.index.rewrite([])
         try vault.withLock {
@@ -133,9 +136,29 @@ public final class Vault {
             }
             root = try RootKey.unwrap(Array(bytes), passphrase: try source.read(), file: passphrasePath)
         }
-        let keyringBytes = try readFile(keyringPath)
-        let keyring = try Keyring.parse(keyringBytes, root: root, file: keyringPath)
+        return try open(at: path, root: root, actor: actor)
+    }
+
+    /// Opens a vault whose root key is already unwrapped (after a restore).
+    static func open(at path: String, root: SecretBytes, actor: String) throws -> Vault {
+        let keyringPath = "\(path)/\(Keyring.fileName)"
+        let keyring = try Keyring.parse(try readFile(keyringPath, limit: 1 << 20), root: root, file: keyringPath)
         return Vault(path: path, root: root, keyring: keyring, actor: actor)
+    }
+
+    /// Reads the keyring again: another process may have rotated the KEK since this handle
+    /// opened. Every writer calls it under the lock, so it never wraps with a stale KEK or
+    /// writes back a keyring that lost another writer's KEK.
+    func reloadKeyring() throws {
+        let keyringPath = "\(path)/\(Keyring.fileName)"
+        keyring = try Keyring.parse(try Vault.readFile(keyringPath, limit: 1 << 20), root: root, file: keyringPath)
+    }
+
+    /// The data key of an entry; reloads the keyring once if the entry names a KEK this handle
+    /// has not seen (another process rotated in the meantime).
+    func dataKey(of file: EntryFile, path: String) throws -> SecretBytes {
+        if keyring.key(id: file.kekID) == nil { try reloadKeyring() }
+        return try file.dataKey(keyring: keyring, file: path)
     }
 
     // MARK: Entries
@@ -146,13 +169,16 @@ public final class Vault {
         let now = now ?? UTCTime.now()
         return try withLock {
             let folder = tenantFolder(tenant)
+            let isNew = !FileManager.default.fileExists(atPath: folder)
             try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
+            // A new tenant folder must survive a power cut together with its first entry.
+            if isNew { try PrivateFiles.syncDirectory("\(path)/tenants") }
             let generation = UInt32((try generations(of: tenant).last ?? 0) + 1)
             let header = EntryFile.Header(tenant: tenant, generation: generation, created: now)
             let metadata = EntryMetadata(notAfter: payload.facts.notAfter, thumbprintSHA1: payload.facts.thumbprintSHA1)
             let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
             try Vault.writeAtomically(bytes, to: entryPath(tenant, Int(generation)), folder: folder, replace: false)
-            try index.append([(EntrySummary(tenant: tenant, generation: Int(generation), created: UTCTime.dateTime(now),
+            updateIndex([(EntrySummary(tenant: tenant, generation: Int(generation), created: UTCTime.dateTime(now),
                                             kekID: Int(keyring.current.id), metadata: metadata), now)])
             try audit.append(actor: actor, action: "entry.create", tenant: tenant.rawValue, generation: Int(generation),
                              detail: "thumbprint \(payload.facts.thumbprintSHA1)")
@@ -162,10 +188,17 @@ public final class Vault {
 
     /// The generation numbers stored for a tenant, ascending.
     public func generations(of tenant: TenantID) throws -> [Int] {
-        return PrivateFiles.names(in: tenantFolder(tenant)).compactMap { name -> Int? in
-            guard name.hasSuffix(".entry"), name.count == 14 else { return nil }
-            return Int(name.prefix(8))
-        }.sorted()
+        return PrivateFiles.names(in: tenantFolder(tenant)).compactMap(Vault.generation(fromFileName:)).sorted()
+    }
+
+    /// The generation a file name stands for: exactly 8 ASCII digits, ".entry", and at least 1.
+    static func generation(fromFileName name: String) -> Int? {
+        let bytes = Array(name.utf8)
+        guard bytes.count == 14, name.hasSuffix(".entry"),
+            bytes.prefix(8).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let value = Int(String(decoding: bytes.prefix(8), as: UTF8.self)), value >= 1
+        else { return nil }
+        return value
     }
 
     /// The tenants that have at least one generation, sorted.
@@ -176,7 +209,7 @@ public final class Vault {
     /// A stored generation's facts, status and VB365 fields, without reading out its secrets.
     public func summary(tenant: TenantID, generation: Int) throws -> EntrySummary {
         let (file, path) = try load(tenant, generation)
-        let metadata = try file.openMetadata(dataKey: try file.dataKey(keyring: keyring, file: path), file: path)
+        let metadata = try file.openMetadata(dataKey: try dataKey(of: file, path: path), file: path)
         return EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
                             kekID: Int(file.kekID), metadata: metadata)
     }
@@ -212,7 +245,7 @@ public final class Vault {
     public func readOut(tenant: TenantID, generation: Int? = nil, purpose: String) throws -> (Int, EntryPayload, EntryMetadata) {
         let chosen = try generation ?? newestActive(tenant)
         let (file, path) = try load(tenant, chosen)
-        let dataKey = try file.dataKey(keyring: keyring, file: path)
+        let dataKey = try dataKey(of: file, path: path)
         let payload = try file.openPayload(dataKey: dataKey, file: path)
         let metadata = try file.openMetadata(dataKey: dataKey, file: path)
         try withLock { try audit.append(actor: actor, action: "entry.read", tenant: tenant.rawValue, generation: chosen, detail: purpose) }
@@ -223,13 +256,13 @@ public final class Vault {
     public func updateMetadata(tenant: TenantID, generation: Int, action: String, _ change: (inout EntryMetadata) throws -> Void) throws {
         try withLock {
             let (file, path) = try load(tenant, generation)
-            let dataKey = try file.dataKey(keyring: keyring, file: path)
+            let dataKey = try dataKey(of: file, path: path)
             var metadata = try file.openMetadata(dataKey: dataKey, file: path)
             let before = metadata
             try change(&metadata)
             guard metadata != before else { return }
             try Vault.writeAtomically(try file.replacingMetadata(metadata, dataKey: dataKey), to: path, folder: tenantFolder(tenant), replace: true)
-            try index.append([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
+            updateIndex([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
                                             kekID: Int(file.kekID), metadata: metadata), file.header.created)])
             try audit.append(actor: actor, action: action, tenant: tenant.rawValue, generation: generation,
                              detail: before.status != metadata.status ? "status \(before.status.rawValue) -> \(metadata.status.rawValue)" : "metadata")
@@ -250,14 +283,14 @@ public final class Vault {
             }
             for file in ((try? FileManager.default.contentsOfDirectory(atPath: tenantFolder(tenant))) ?? []).sorted() {
                 if file.hasPrefix(".tmp-") { continue }
-                guard file.hasSuffix(".entry"), file.count == 14, let generation = Int(file.prefix(8)) else {
+                guard let generation = Vault.generation(fromFileName: file) else {
                     problems.append("tenants/\(name)/\(file): not an entry file name")
                     continue
                 }
                 entries += 1
                 do {
                     let (entry, entryPath) = try load(tenant, generation)
-                    let key = try entry.dataKey(keyring: keyring, file: entryPath)
+                    let key = try dataKey(of: entry, path: entryPath)
                     _ = try entry.openPayload(dataKey: key, file: entryPath)
                     _ = try entry.openMetadata(dataKey: key, file: entryPath)
                 } catch let error as CertVaultError {
@@ -312,10 +345,10 @@ public final class Vault {
                 for generation in try generations(of: tenant) {
                     let (file, entryPath) = try load(tenant, generation)
                     guard file.kekID != kek.id else { continue }
-                    let dataKey = try file.dataKey(keyring: keyring, file: entryPath)
+                    let dataKey = try dataKey(of: file, path: entryPath)
                     try Vault.writeAtomically(file.rewrapped(dataKey: dataKey, kek: kek), to: entryPath, folder: tenantFolder(tenant))
                     let metadata = try file.openMetadata(dataKey: dataKey, file: entryPath)
-                    try index.append([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
+                    updateIndex([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
                                                     kekID: Int(kek.id), metadata: metadata), file.header.created)])
                     count += 1
                 }
@@ -405,6 +438,17 @@ public final class Vault {
         return (file, path)
     }
 
+    /// Appends to the index, never failing the operation: the entry is already in place and is
+    /// the authority. A failed append leaves the index behind, which `list` notices (it falls
+    /// back to opening the entries) and `vault verify` reports; `vault reindex` repairs it.
+    func updateIndex(_ items: [(EntrySummary, Int64)]) {
+        do {
+            try index.append(items)
+        } catch {
+            indexWarning = "The vault index could not be updated; run 'certvault vault reindex'."
+        }
+    }
+
     @discardableResult
     func withLock<T>(_ body: () throws -> T) throws -> T {
         if lockFD < 0 {
@@ -416,10 +460,12 @@ public final class Vault {
             guard errno == EINTR else { throw CertVaultError(.fileSystem, "Cannot lock the vault.", underlying: PrivateFiles.errnoText()) }
         }
         defer { flock(fd, LOCK_UN) }
+        if Vault.exists(at: path) { try reloadKeyring() }
         return try body()
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
+    /// Reads a whole file, refusing one larger than `limit` (entries are a few KiB).
+    static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let missing = errno == ENOENT
@@ -428,8 +474,11 @@ public final class Vault {
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= 1 << 30 else {
-            throw CertVaultError(.fileSystem, "'\(path)' is not a regular file of a sensible size.")
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CertVaultError(.fileSystem, "'\(path)' is not a regular file.")
+        }
+        guard info.st_size <= limit else {
+            throw VaultError.corrupt(path, "it is \(info.st_size) bytes, more than the \(limit) a file of its kind can be")
         }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0

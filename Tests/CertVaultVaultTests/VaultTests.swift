@@ -466,3 +466,83 @@ struct VaultBackupTests {
         #expect(try dir.listing().filter { $0.contains("staging") }.isEmpty)
     }
 }
+
+@Suite("Vault under a second writer and after faults")
+struct VaultFaultTests {
+    @Test("a handle opened before another process rotated the KEK stores with the new KEK and loses nothing")
+    func staleHandle() throws {
+        let dir = try TemporaryDirectory()
+        let (first, protection) = try VaultFixtures.keyFileVault(dir)
+        let tenant = try TenantID("contoso")
+        _ = try first.store(tenant: tenant, payload: VaultFixtures.payload("1"))
+        let second = try Vault.open(at: dir.file("vault"), unlock: protection)
+        #expect(try second.rotateKEK().retiredKEKs == [1])
+        // `first` still holds the old keyring in memory.
+        #expect(try first.store(tenant: tenant, payload: VaultFixtures.payload("2")) == 2)
+        #expect(try first.summary(tenant: tenant, generation: 2).kekID == 2)
+        #expect(try first.rotateKEK().newKEK == 3)
+        let fresh = try Vault.open(at: dir.file("vault"), unlock: protection)
+        #expect(try fresh.verify().intact)
+        #expect(VaultFixtures.text(try fresh.readOut(tenant: tenant, generation: 1, purpose: "test").1.password) == "pfx-password-1")
+    }
+
+    @Test("an altered keyring is refused; an older keyring put back shows up in verify")
+    func keyringTampering() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, protection) = try VaultFixtures.keyFileVault(dir)
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
+        let path = dir.file("vault/keyring")
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        for offset in [8, 15, 40, original.count - 1] {
+            var altered = original
+            altered[offset] ^= 0x01
+            try Data(altered).write(to: URL(fileURLWithPath: path))
+            #expect(throws: CertVaultError.self) { try Vault.open(at: dir.file("vault"), unlock: protection) }
+        }
+        try Data(original).write(to: URL(fileURLWithPath: path))
+        _ = try vault.rotateKEK()
+        try Data(original).write(to: URL(fileURLWithPath: path))
+        let rolledBack = try Vault.open(at: dir.file("vault"), unlock: protection)
+        let report = try rolledBack.verify()
+        #expect(report.problems.contains { $0.contains("names key-encryption key 2") })
+    }
+
+    @Test("a half-written audit line does not block the vault; verify shows it")
+    func partialAuditLine() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, _) = try VaultFixtures.keyFileVault(dir)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("vault/audit.log")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("2\t2026-11-26T00:00:00Z\tcut sh".utf8))
+        try handle.close()
+        #expect(try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload()) == 1)
+        let (records, problems) = vault.auditRecords()
+        #expect(records.map(\.action) == ["vault.init", "entry.create"])
+        #expect(problems == ["line 2: malformed record"])
+    }
+
+    @Test("a hostile backup with impossible lengths is refused, not a crash")
+    func hostileBackup() throws {
+        let dir = try TemporaryDirectory()
+        var bytes = Array("CVAULTB".utf8) + [1, 0] + [UInt8](repeating: 7, count: 24)
+        bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF0]
+        let path = try dir.write("evil.cvb", bytes: bytes)
+        let error = try #require(throws: CertVaultError.self) {
+            try Vault.restore(from: path, to: dir.file("r"), unlock: .keyFile(path: dir.file("none")))
+        }
+        #expect(error.code == .vaultCorrupt)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("r")))
+    }
+
+    @Test("generation file names must be exactly eight digits")
+    func strictNames() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, _) = try VaultFixtures.keyFileVault(dir)
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
+        for name in ["-0000002.entry", "+0000003.entry", "00000000.entry", "0000004.entry"] {
+            try dir.write("vault/tenants/contoso/\(name)", "x")
+        }
+        #expect(try vault.generations(of: try TenantID("contoso")) == [1])
+        #expect(try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload("2")) == 2)
+    }
+}

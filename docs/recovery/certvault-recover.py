@@ -11,11 +11,14 @@ The password is written to a new file with mode 0600, never printed.
 """
 import argparse
 import base64
+import hmac
+import json
 import os
+import re
 import struct
 import sys
 
-from nacl import bindings, pwhash
+from nacl import bindings, hash as nacl_hash, pwhash
 
 MAGIC = b"CVAULT"
 
@@ -36,6 +39,21 @@ def aead_open(ciphertext, aad, nonce, key, what):
         return bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(bytes(ciphertext), bytes(aad), bytes(nonce), bytes(key))
     except Exception:
         fail(f"{what} failed authentication (wrong key or passphrase, or the file was altered)")
+
+
+def derive(key, purpose):
+    """BLAKE2b-256 keyed with `key` over an ASCII purpose label (docs/vault-format.md)."""
+    return nacl_hash.blake2b(purpose.encode(), digest_size=32, key=key, encoder=RawEncoder)
+
+
+class RawEncoder:
+    @staticmethod
+    def encode(data):
+        return data
+
+    @staticmethod
+    def decode(data):
+        return data
 
 
 def root_key(vault, key_file, passphrase_file):
@@ -65,12 +83,18 @@ def root_key(vault, key_file, passphrase_file):
 def keyring(vault, root):
     data = open(os.path.join(vault, "keyring"), "rb").read()
     check_magic(data, b"K", "keyring")
+    body, mac = data[:-32], data[-32:]
+    expected = nacl_hash.blake2b(body, digest_size=32, key=derive(root, "certvault keyring mac key v1"), encoder=RawEncoder)
+    if not hmac.compare_digest(expected, mac):
+        fail("the keyring MAC does not verify (wrong key or passphrase, or the keyring was altered)")
+    wrap_key = derive(root, "certvault keyring wrap key v1")
+    data = body
     (count,) = struct.unpack(">I", data[8:12])
     keks, offset = {}, 12
     for _ in range(count):
         kek_id, created = struct.unpack(">Iq", data[offset:offset + 12])
         nonce, wrapped = data[offset + 12:offset + 36], data[offset + 36:offset + 84]
-        keks[kek_id] = aead_open(wrapped, data[:8] + data[offset:offset + 12], nonce, root, f"keyring record {kek_id}")
+        keks[kek_id] = aead_open(wrapped, data[:8] + data[offset:offset + 12], nonce, wrap_key, f"keyring record {kek_id}")
         offset += 84
     if offset != len(data):
         fail("the keyring has trailing bytes")
@@ -100,20 +124,27 @@ def read_entry(path, tenant, generation, keks):
     if len(payload_ct) != p_len:
         fail(f"{path} is truncated")
     payload = aead_open(payload_ct, header + b"payload", payload_nonce, data_key, "payload")
+    o += 28 + p_len
+    revision = data[o:o + 4]
+    metadata_nonce = data[o + 4:o + 28]
+    (m_len,) = struct.unpack(">I", data[o + 28:o + 32])
+    if o + 32 + m_len != len(data):
+        fail(f"{path} has a malformed metadata block")
+    metadata = json.loads(aead_open(data[o + 32:], header + b"metadata" + revision, metadata_nonce, data_key, "metadata"))
     fields, i = {}, 0
     while i < len(payload):
         tag = payload[i]
         (size,) = struct.unpack(">I", payload[i + 1:i + 5])
         fields[tag] = payload[i + 5:i + 5 + size]
         i += 5 + size
-    return fields
+    return fields, metadata
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("vault")
     parser.add_argument("tenant")
-    parser.add_argument("--generation", type=int, help="default: the highest")
+    parser.add_argument("--generation", type=int, help="default: the newest active generation")
     parser.add_argument("--key-file")
     parser.add_argument("--passphrase-file")
     parser.add_argument("--out-pfx", required=True)
@@ -121,19 +152,29 @@ def main():
     args = parser.parse_args()
     if bool(args.key_file) == bool(args.passphrase_file):
         fail("give exactly one of --key-file and --passphrase-file")
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?", args.tenant) or ".." in args.tenant:
+        fail("the tenant id must be 1-64 of a-z 0-9 . _ -, starting and ending with a letter or digit")
     folder = os.path.join(args.vault, "tenants", args.tenant)
-    generations = sorted(int(n[:8]) for n in os.listdir(folder) if n.endswith(".entry") and len(n) == 14)
+    generations = sorted(int(n[:8]) for n in os.listdir(folder) if re.fullmatch(r"[0-9]{8}\.entry", n) and int(n[:8]) >= 1)
     if not generations:
         fail(f"tenant {args.tenant} has no entries")
-    generation = args.generation or generations[-1]
     keks = keyring(args.vault, root_key(args.vault, args.key_file, args.passphrase_file))
-    fields = read_entry(os.path.join(folder, f"{generation:08d}.entry"), args.tenant, generation, keks)
+    if args.generation:
+        generation = args.generation
+        fields, metadata = read_entry(os.path.join(folder, f"{generation:08d}.entry"), args.tenant, generation, keks)
+    else:
+        for generation in reversed(generations):
+            fields, metadata = read_entry(os.path.join(folder, f"{generation:08d}.entry"), args.tenant, generation, keks)
+            if metadata.get("status") == "active":
+                break
+        else:
+            fail(f"tenant {args.tenant} has no active generation; pass --generation N to recover a retired one")
     for path, tag in ((args.out_pfx, 1), (args.out_password, 2)):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(fields[tag])
-    print(f"recovered {args.tenant} generation {generation} "
-          f"(thumbprint {fields.get(5, b'').decode()}) to {args.out_pfx}; password in {args.out_password}")
+    print(f"recovered {args.tenant} generation {generation} ({metadata.get('status')}, "
+          f"thumbprint {fields.get(5, b'').decode()}) to {args.out_pfx}; password in {args.out_password}")
 
 
 if __name__ == "__main__":

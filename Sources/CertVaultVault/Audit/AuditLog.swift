@@ -91,22 +91,26 @@ public struct AuditLog: Sendable {
         guard pread(fd, &tail, window, off_t(Int(size) - window)) == window else {
             throw CertVaultError(.fileSystem, "Cannot read the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
         }
-        guard tail.last == UInt8(ascii: "\n") else {
-            throw VaultError.corrupt(path, "its last line is incomplete", hint: "Run 'certvault audit verify' and restore the log from a backup.")
+        if tail.last != UInt8(ascii: "\n") {
+            // A write cut short (a full disk): end the fragment so that the next record starts
+            // on its own line. The fragment stays visible to `audit verify` as a malformed line;
+            // the chain continues from the last complete record.
+            let newline: [UInt8] = [UInt8(ascii: "\n")]
+            _ = newline.withUnsafeBytes { write(fd, $0.baseAddress, 1) }
+            tail.append(UInt8(ascii: "\n"))
         }
-        let lines = tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let fields = String(decoding: lines.last ?? [], as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
-        guard fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 else {
-            throw VaultError.corrupt(path, "its last line is not an audit record", hint: "Run 'certvault audit verify'.")
+        for line in tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).reversed() {
+            let fields = String(decoding: line, as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
+            if fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
         }
-        return (sequence, String(fields[8]))
+        throw VaultError.corrupt(path, "its last lines are not audit records", hint: "Run 'certvault audit verify'; restore the log from a backup.")
     }
 
     /// The last sequence number and mac, from `audit.head`, authenticated.
     func head() throws -> (Int, String)? {
         guard let text = try? String(contentsOfFile: headPath, encoding: .utf8) else { return nil }
         let parts = text.trimmingCharacters(in: .newlines).split(separator: "\t").map(String.init)
-        guard parts.count == 3, let sequence = Int(parts[0]), mac("head\t\(parts[0])\t\(parts[1])") == parts[2] else {
+        guard parts.count == 3, let sequence = Int(parts[0]), AEAD.equalHex(mac("head\t\(parts[0])\t\(parts[1])"), parts[2]) else {
             throw VaultError.authentication(headPath, "audit head")
         }
         return (sequence, parts[1])
@@ -148,7 +152,7 @@ public struct AuditLog: Sendable {
                 continue
             }
             let prefix = fields[0..<8].joined(separator: "\t") + "\t"
-            if mac(prefix) != fields[8] { problems.append("line \(lineNumber): record was altered (its MAC does not match)") }
+            if !AEAD.equalHex(mac(prefix), fields[8]) { problems.append("line \(lineNumber): record was altered (its MAC does not match)") }
             if fields[7] != previous { problems.append("line \(lineNumber): chain broken (a record before it was removed, altered or reordered)") }
             if sequence != expectedSequence { problems.append("line \(lineNumber): sequence \(sequence) where \(expectedSequence) was expected") }
             previous = fields[8]

@@ -129,15 +129,16 @@ struct EntryIndex {
             }
             let macField = bytes[(end - 64)..<end]
             let digest = AEAD.keyedHash(parts: [previous, tab[...], bytes[start..<(end - 64)]], key: key)
-            var matches = bytes[end - 65] == UInt8(ascii: "\t")
+            // Constant time: differences are accumulated, never returned early.
+            var difference: UInt8 = bytes[end - 65] ^ UInt8(ascii: "\t")
             var position = macField.startIndex
-            for byte in digest where matches {
+            for byte in digest {
                 let high: UInt8 = hexDigits[Int(byte >> 4)]
                 let low: UInt8 = hexDigits[Int(byte & 0x0F)]
-                matches = macField[position] == high && macField[position + 1] == low
+                difference |= (macField[position] ^ high) | (macField[position + 1] ^ low)
                 position += 2
             }
-            guard matches else { return ([], "line \(lineNumber) fails its check (altered, removed or reordered lines)") }
+            guard difference == 0 else { return ([], "line \(lineNumber) fails its check (altered, removed or reordered lines)") }
             previous = macField
             let fields = bytes[start..<(end - 65)].split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
             guard fields.count == 7 else { return ([], "line \(lineNumber) is malformed") }

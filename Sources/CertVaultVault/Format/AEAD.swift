@@ -108,6 +108,13 @@ enum AEAD {
         return out
     }
 
+    /// Compares two MACs in hex in constant time (for equal lengths).
+    static func equalHex(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count, !x.isEmpty else { return false }
+        return sodium_memcmp(x, y, x.count) == 0
+    }
+
     /// A 32-byte subkey: BLAKE2b-256 keyed with `key` over a purpose label.
     static func deriveKey(from key: SecretBytes, purpose: String) -> SecretBytes {
         let message = Array(purpose.utf8)

@@ -52,8 +52,7 @@ enum RootKey {
             encoded.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[header.count..<header.count + $0.count]).copyMemory(from: $0) }
             out[out.count - 1] = UInt8(ascii: "\n")
         }
-        try PrivateFiles.writeNewFile(path, secret: content)
-        try PrivateFiles.syncDirectory(folder)
+        try PrivateFiles.writeNewFileAtomically(path, secret: content)
     }
 
     /// Reads a key file, refusing one that other users can read.
@@ -129,10 +128,10 @@ enum RootKey {
     static func derive(_ passphrase: SecretBytes, salt: [UInt8], parameters: Argon2Parameters) throws -> SecretBytes {
         guard parameters.operations >= UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN),
             parameters.memoryBytes >= UInt64(crypto_pwhash_argon2id_MEMLIMIT_MIN),
-            parameters.memoryBytes <= 64 << 30, parameters.operations <= 1000
+            parameters.memoryBytes <= 4 << 30, parameters.operations <= 20
         else {
             throw CertVaultError(.invalidInput, "Argon2id parameters \(parameters.operations) passes / \(parameters.memoryBytes) bytes are out of range.",
-                                 hint: "Use at least 1 pass and 8 KiB; the default is 3 passes over 256 MiB.")
+                                 hint: "Use 1 to 20 passes and 8 KiB to 4 GiB; the default is 3 passes over 256 MiB.")
         }
         var failed = false
         let key = SecretBytes(count: 32) { out in

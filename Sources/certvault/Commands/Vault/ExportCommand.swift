@@ -54,7 +54,7 @@ struct ExportCommand: ParsableCommand {
                 }
                 bytes = Array(("-----BEGIN CERTIFICATE-----\n" + lines.joined(separator: "\n") + "\n-----END CERTIFICATE-----\n").utf8)
             }
-            try PrivateFiles.writeNewFile(out, bytes: bytes)
+            try PrivateFiles.writeNewFileAtomically(out, bytes: bytes)
             try passwords?.record(tenant: tenantID, password: payload.password, withTenant: false)
             let note = metadata.status == .active ? "" : " (this generation is \(metadata.status.rawValue))"
             Terminal.out("Wrote \(tenantID) generation \(chosen)\(note) as \(format.rawValue) to \(out)"
