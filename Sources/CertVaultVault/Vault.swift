@@ -34,6 +34,9 @@ public final class Vault {
     /// The lock file, opened once per vault handle; writers take `flock` on it.
     private var lockFD: Int32 = -1
 
+    /// Identifies the keyring file this handle last read.
+    private var keyringStamp: [Int]?
+
     deinit {
         if lockFD >= 0 { close(lockFD) }
     }
@@ -142,8 +145,11 @@ public final class Vault {
     /// Opens a vault whose root key is already unwrapped (after a restore).
     static func open(at path: String, root: SecretBytes, actor: String) throws -> Vault {
         let keyringPath = "\(path)/\(Keyring.fileName)"
+        let stamp = fileStamp(keyringPath)
         let keyring = try Keyring.parse(try readFile(keyringPath, limit: 1 << 20), root: root, file: keyringPath)
-        return Vault(path: path, root: root, keyring: keyring, actor: actor)
+        let vault = Vault(path: path, root: root, keyring: keyring, actor: actor)
+        vault.keyringStamp = stamp
+        return vault
     }
 
     /// Reads the keyring again: another process may have rotated the KEK since this handle
@@ -151,7 +157,23 @@ public final class Vault {
     /// writes back a keyring that lost another writer's KEK.
     func reloadKeyring() throws {
         let keyringPath = "\(path)/\(Keyring.fileName)"
+        let stamp = Vault.fileStamp(keyringPath)
         keyring = try Keyring.parse(try Vault.readFile(keyringPath, limit: 1 << 20), root: root, file: keyringPath)
+        keyringStamp = stamp
+    }
+
+    /// Reloads the keyring only if its file changed (every change renames a new file into
+    /// place, so the inode changes).
+    func reloadKeyringIfChanged() throws {
+        let stamp = Vault.fileStamp("\(path)/\(Keyring.fileName)")
+        if stamp == nil || stamp != keyringStamp { try reloadKeyring() }
+    }
+
+    /// Device, inode, size and change time of a file, or nil.
+    static func fileStamp(_ path: String) -> [Int]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec)]
     }
 
     /// The data key of an entry; reloads the keyring once if the entry names a KEK this handle
@@ -460,7 +482,7 @@ public final class Vault {
             guard errno == EINTR else { throw CertVaultError(.fileSystem, "Cannot lock the vault.", underlying: PrivateFiles.errnoText()) }
         }
         defer { flock(fd, LOCK_UN) }
-        if Vault.exists(at: path) { try reloadKeyring() }
+        if Vault.exists(at: path) { try reloadKeyringIfChanged() }
         return try body()
     }
 

@@ -81,7 +81,7 @@ struct VaultBenchmark: AsyncParsableCommand {
     }
 
     /// The same work as a store without certvault's code: three AEAD seals with libsodium, the
-    /// entry written to a temporary file, linked into place, folder flushed; then an audit line
+    /// entry written to a temporary file in a new tenant folder (whose parent is flushed), linked into place, folder flushed; then an audit line
     /// appended and a head file replaced, and an index line appended, each flushed.
     func floorStore(dir: String, index: Int, size: Int, durable: Bool) throws {
         var key = [UInt8](repeating: 0, count: 32), nonce = [UInt8](repeating: 0, count: 24)
@@ -95,6 +95,7 @@ struct VaultBenchmark: AsyncParsableCommand {
         }
         let folder = "\(dir)/t\(index)"
         mkdir(folder, 0o700)
+        if durable { syncFolder(dir) }
         let temporary = "\(folder)/.tmp", final = "\(folder)/00000001.entry"
         try writeFile(temporary, Array(out.prefix(size)), durable: durable)
         link(temporary, final)
