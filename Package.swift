@@ -40,7 +40,7 @@ let package = Package(
         ),
         .target(
             name: "CCertVaultShims",
-            dependencies: ["COpenSSL"]
+            dependencies: ["COpenSSL", "CCurl"]
         ),
 
         // MARK: Libraries, one per concern.
@@ -73,6 +73,17 @@ let package = Package(
         .target(
             name: "CertVaultVault",
             dependencies: ["CertVaultCore", "CSodium"],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CertVaultHTTP",
+            dependencies: [
+                "CertVaultCore",
+                "CCurl",
+                "CCertVaultShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -133,6 +144,11 @@ let package = Package(
         .testTarget(
             name: "CertVaultVaultTests",
             dependencies: ["CertVaultVault", "CertVaultCore", "CertVaultTesting", "certvault-test-writer"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultHTTPTests",
+            dependencies: ["CertVaultHTTP", "CertVaultCore", "CertVaultTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

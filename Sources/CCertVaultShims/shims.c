@@ -18,3 +18,32 @@ int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, c
 }
 
 int CCertVaultShims_prctl(int option, unsigned long arg2) { return prctl(option, arg2, 0, 0, 0); }
+
+CURLcode CCertVaultShims_curl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode CCertVaultShims_curl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode CCertVaultShims_curl_easy_setopt_string(CURL *handle, CURLoption option, const char *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode CCertVaultShims_curl_easy_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode CCertVaultShims_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode CCertVaultShims_curl_easy_setopt_write_function(CURL *handle, CURLoption option,
+                                                        size_t (*function)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(handle, option, function);
+}
+
+CURLcode CCertVaultShims_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}

@@ -45,6 +45,10 @@ public struct ExternalTool: Sendable {
 /// Thrown when a test needs a tool that is not installed.
 public struct ToolMissing: Error, CustomStringConvertible {
     public let name: String
+
+    /// Names what is missing or failed.
+    public init(name: String) { self.name = name }
+
     public var description: String { "\(name) is not installed" }
 }
 

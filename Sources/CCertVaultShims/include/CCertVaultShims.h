@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <sys/prctl.h>
+#include <curl/curl.h>
 
 /// OPENSSL_free is a macro around CRYPTO_free.
 void CCertVaultShims_OPENSSL_free(void *ptr);
@@ -24,5 +25,15 @@ int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, c
 
 /// prctl is variadic.
 int CCertVaultShims_prctl(int option, unsigned long arg2);
+
+/// curl_easy_setopt and curl_easy_getinfo are variadic; one wrapper per argument type.
+CURLcode CCertVaultShims_curl_easy_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode CCertVaultShims_curl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
+CURLcode CCertVaultShims_curl_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
+CURLcode CCertVaultShims_curl_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode CCertVaultShims_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
+CURLcode CCertVaultShims_curl_easy_setopt_write_function(CURL *handle, CURLoption option,
+                                                        size_t (*function)(char *, size_t, size_t, void *));
+CURLcode CCertVaultShims_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 
 #endif

@@ -1,0 +1,247 @@
+internal import CCertVaultShims
+internal import CCurl
+internal import CertVaultCore
+public import Logging
+internal import Foundation
+
+/// An HTTPS client on libcurl: one easy handle, reused for keep-alive; TLS verification on
+/// unless explicitly turned off; connect and total timeouts; a cap on response size; no
+/// redirects; proxies from the usual environment variables (libcurl reads them itself).
+///
+/// Not thread-safe: one client per task or thread. Its calls block; run them off Swift's
+/// cooperative pool (``HTTPClientExecutor``).
+public final class HTTPClient {
+    /// Settings of a client.
+    public struct Configuration: Sendable {
+        public var trust: HTTPTrust
+        /// Seconds to establish the TCP and TLS connection.
+        public var connectTimeout: Double
+        /// Seconds for the whole exchange.
+        public var totalTimeout: Double
+        /// The largest response body accepted.
+        public var maximumResponseBytes: Int
+        /// Whether plain `http://` is allowed, and then only to a loopback address.
+        public var allowPlainHTTPToLoopback: Bool
+        /// The User-Agent header.
+        public var userAgent: String
+
+        /// Defaults: system CA store, 10 s to connect, 60 s in all, 8 MiB responses, HTTPS only.
+        public init(trust: HTTPTrust = .systemStore, connectTimeout: Double = 10, totalTimeout: Double = 60,
+                    maximumResponseBytes: Int = 8 << 20, allowPlainHTTPToLoopback: Bool = false,
+                    userAgent: String = "certvault/0.1.0") {
+            self.trust = trust
+            self.connectTimeout = connectTimeout
+            self.totalTimeout = totalTimeout
+            self.maximumResponseBytes = maximumResponseBytes
+            self.allowPlainHTTPToLoopback = allowPlainHTTPToLoopback
+            self.userAgent = userAgent
+        }
+    }
+
+    /// The one owner of the curl easy handle.
+    private final class Handle {
+        let pointer: UnsafeMutableRawPointer
+        init() throws {
+            CurlRuntime.ensureInitialized()
+            guard let handle = curl_easy_init() else {
+                throw CertVaultError(.httpTransport, "libcurl could not create a handle.")
+            }
+            pointer = handle
+        }
+        deinit { curl_easy_cleanup(pointer) }
+    }
+
+    /// Collects the response while curl delivers it.
+    private final class Sink {
+        var body: [UInt8] = []
+        var headerLines: [String] = []
+        var limit: Int
+        var overLimit = false
+        init(limit: Int) { self.limit = limit }
+    }
+
+    public let configuration: Configuration
+    private let handle: Handle
+    private let logger: Logger
+
+    /// Creates a client.
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        handle = try Handle()
+    }
+
+    /// Sends a request and waits for the whole response.
+    ///
+    /// - Throws: ``CertVaultError`` `http-url` for a URL that is not allowed, `http-transport`
+    ///   with curl's code and message and what to do (wrong CA, pin mismatch, unreachable host,
+    ///   timeout, response too large). HTTP error statuses are responses, not errors.
+    public func send(_ request: HTTPRequest) throws -> HTTPResponse {
+        try checkURL(request.url)
+        let curl = handle.pointer
+        curl_easy_reset(curl)
+        // curl keeps this pointer until the handle is reset, so it must not be a Swift array.
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        defer {
+            _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_ERRORBUFFER, nil)
+            errorBuffer.deallocate()
+        }
+        let sink = Sink(limit: configuration.maximumResponseBytes)
+        let sinkPointer = Unmanaged.passRetained(sink).toOpaque()
+        defer { Unmanaged<Sink>.fromOpaque(sinkPointer).release() }
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+
+        func set(_ option: CURLoption, _ value: Int) { _ = CCertVaultShims_curl_easy_setopt_long(curl, option, value) }
+        func set(_ option: CURLoption, _ value: String) { _ = CCertVaultShims_curl_easy_setopt_string(curl, option, value) }
+
+        set(CURLOPT_URL, request.url)
+        set(CURLOPT_NOSIGNAL, 1)
+        set(CURLOPT_FOLLOWLOCATION, 0)
+        set(CURLOPT_PROTOCOLS_STR, configuration.allowPlainHTTPToLoopback ? "https,http" : "https")
+        set(CURLOPT_USERAGENT, configuration.userAgent)
+        set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
+        set(CURLOPT_TIMEOUT_MS, Int(configuration.totalTimeout * 1000))
+        set(CURLOPT_ACCEPT_ENCODING, "")
+        _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorBuffer)
+        try applyTrust(curl)
+
+        switch request.method {
+        case "GET": set(CURLOPT_HTTPGET, 1)
+        case "POST": set(CURLOPT_POST, 1)
+        default: set(CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if let body = request.body {
+            _ = CCertVaultShims_curl_easy_setopt_off_t(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+            _ = body.withUnsafeBytes { CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
+        }
+        for (name, value) in request.headers + [("Expect", "")] {
+            headerList = curl_slist_append(headerList, "\(name): \(value)")
+        }
+        _ = CCertVaultShims_curl_easy_setopt_slist(curl, CURLOPT_HTTPHEADER, headerList)
+
+        _ = CCertVaultShims_curl_easy_setopt_write_function(curl, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if sink.body.count + length > sink.limit {
+                sink.overLimit = true
+                return 0  // makes curl stop with CURLE_WRITE_ERROR
+            }
+            if let data { sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length)) }
+            return length
+        }
+        _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_WRITEDATA, sinkPointer)
+        _ = CCertVaultShims_curl_easy_setopt_write_function(curl, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if let data { sink.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)) }
+            return length
+        }
+        _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_HEADERDATA, sinkPointer)
+
+        let code = curl_easy_perform(curl)
+        guard code == CURLE_OK else {
+            let detail = String(validatingCString: errorBuffer) ?? ""
+            throw transportError(code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
+                                 url: request.url, overLimit: sink.overLimit)
+        }
+        var status = 0
+        _ = CCertVaultShims_curl_easy_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: Self.parseHeaders(sink.headerLines), body: sink.body)
+    }
+
+    private func applyTrust(_ curl: UnsafeMutableRawPointer) throws {
+        func set(_ option: CURLoption, _ value: Int) { _ = CCertVaultShims_curl_easy_setopt_long(curl, option, value) }
+        func set(_ option: CURLoption, _ value: String) { _ = CCertVaultShims_curl_easy_setopt_string(curl, option, value) }
+        set(CURLOPT_SSL_VERIFYPEER, 1)
+        set(CURLOPT_SSL_VERIFYHOST, 2)
+        switch configuration.trust {
+        case .systemStore:
+            break
+        case .caFile(let path):
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw CertVaultError(.httpTransport, "The CA file '\(path)' cannot be read.", hint: "Check the path given for the server's CA certificate.")
+            }
+            set(CURLOPT_CAINFO, path)
+        case .pinnedPublicKey(let pin, let caFile):
+            guard pin.hasPrefix("sha256//") else {
+                throw CertVaultError(.httpTransport, "The public-key pin must look like 'sha256//<base64>'.",
+                                     hint: "Take it from the simulator's output or compute it with openssl (see docs).")
+            }
+            if let caFile { set(CURLOPT_CAINFO, caFile) }
+            set(CURLOPT_PINNEDPUBLICKEY, pin)
+        case .insecureNoVerification:
+            logger.warning("TLS verification is OFF: the server's identity is not checked and anyone on the network path can read the credentials sent")
+            set(CURLOPT_SSL_VERIFYPEER, 0)
+            set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+    }
+
+    private func checkURL(_ text: String) throws {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else {
+            throw CertVaultError(.httpURL, "'\(text)' is not a valid URL.", hint: "Use https://HOST:4443/v8/ style URLs.")
+        }
+        switch scheme {
+        case "https":
+            return
+        case "http":
+            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+            guard configuration.allowPlainHTTPToLoopback, loopback else {
+                throw CertVaultError(.httpURL, "Plain http:// is refused for '\(host)': credentials would cross the network unencrypted.",
+                                     hint: loopback ? "Allow plain HTTP to loopback explicitly, or use https://." : "Use https://.")
+            }
+        default:
+            throw CertVaultError(.httpURL, "The URL scheme '\(scheme)' is not supported.", hint: "Use https://.")
+        }
+    }
+
+    private func transportError(_ code: CURLcode, detail: String, url: String, overLimit: Bool) -> CertVaultError {
+        let hint: String
+        switch code {
+        case CURLE_PEER_FAILED_VERIFICATION:
+            hint = "The server's certificate is not trusted. Give its CA certificate (the VB365 server's self-signed certificate) as a CA file, or pin its public key."
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            hint = "The server's public key does not match the pin: the pin is outdated, or this is not the server you expect."
+        case CURLE_OPERATION_TIMEDOUT:
+            hint = "The server did not answer in time; check that it runs and that nothing blocks the port, or raise the timeout."
+        case CURLE_COULDNT_CONNECT:
+            hint = "Nothing accepts connections there; check host and port (VB365's REST port is 4443 by default) and firewalls."
+        case CURLE_COULDNT_RESOLVE_HOST:
+            hint = "The host name does not resolve; check the spelling or DNS."
+        case CURLE_WRITE_ERROR where overLimit:
+            return CertVaultError(.httpTransport, "The response from \(url) is larger than \(configuration.maximumResponseBytes) bytes; it was cut off.",
+                                  hint: "This is not what the API returns; check the URL.", underlying: "curl \(code.rawValue)")
+        case CURLE_SSL_CACERT_BADFILE:
+            hint = "The CA file could not be used; check that it holds PEM certificates."
+        default:
+            hint = "See curl's message; check the URL and the server."
+        }
+        return CertVaultError(.httpTransport, "The request to \(url) failed: \(detail).", hint: hint, underlying: "curl error \(code.rawValue)")
+    }
+
+    static func parseHeaders(_ lines: [String]) -> [(String, String)] {
+        // Only the last response's headers count (a 100 Continue may precede it).
+        var result: [(String, String)] = []
+        for line in lines {
+            if line.hasPrefix("HTTP/") {
+                result = []
+                continue
+            }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            result.append((name, value))
+        }
+        return result
+    }
+}
+
+/// libcurl's global initialisation, once per process.
+enum CurlRuntime {
+    private static let initialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    static func ensureInitialized() {
+        precondition(initialized, "curl_global_init failed")
+    }
+}
