@@ -25,7 +25,7 @@ let package = Package(
         // MARK: The wall around C: system libraries and one thin shim target.
         .systemLibrary(
             name: "COpenSSL",
-            pkgConfig: "libcrypto",
+            pkgConfig: "libssl",
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(
@@ -40,7 +40,8 @@ let package = Package(
         ),
         .target(
             name: "CCertVaultShims",
-            dependencies: ["COpenSSL", "CCurl"]
+            dependencies: ["COpenSSL", "CCurl"],
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("curl")]
         ),
 
         // MARK: Libraries, one per concern.
@@ -84,6 +85,24 @@ let package = Package(
                 "CCertVaultShims",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CertVaultHTTPServer",
+            dependencies: ["CertVaultCore", "COpenSSL", "CCertVaultShims"],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CertVaultVB365",
+            dependencies: ["CertVaultCore", "CertVaultHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CertVaultVB365Simulator",
+            dependencies: ["CertVaultCore", "CertVaultIssuer", "CertVaultHTTPServer", "CertVaultVB365"],
             swiftSettings: swiftSettings
         ),
 
@@ -149,6 +168,14 @@ let package = Package(
         .testTarget(
             name: "CertVaultHTTPTests",
             dependencies: ["CertVaultHTTP", "CertVaultCore", "CertVaultTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultVB365Tests",
+            dependencies: [
+                "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultHTTP", "CertVaultIssuer", "CertVaultPolicy", "CertVaultCore",
+                "CertVaultTesting", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

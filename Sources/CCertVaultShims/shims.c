@@ -47,3 +47,7 @@ CURLcode CCertVaultShims_curl_easy_setopt_write_function(CURL *handle, CURLoptio
 CURLcode CCertVaultShims_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+
+long CCertVaultShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version) {
+    return SSL_CTX_set_min_proto_version(context, version);
+}

@@ -1,7 +1,8 @@
 #ifndef CERTVAULT_COPENSSL_H
 #define CERTVAULT_COPENSSL_H
-// OpenSSL 3 libcrypto, as Debian's libssl-dev installs it. Only libcrypto is linked: certvault
-// does no TLS through OpenSSL (HTTPS goes through libcurl).
+// OpenSSL 3 libcrypto and libssl, as Debian's libssl-dev installs them. Clients speak HTTPS
+// through libcurl; libssl serves TLS only in certvault's own loopback servers (the VB365
+// simulator).
 #include <openssl/opensslv.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -16,4 +17,5 @@
 #include <openssl/rand.h>
 #include <openssl/objects.h>
 #include <openssl/provider.h>
+#include <openssl/ssl.h>
 #endif

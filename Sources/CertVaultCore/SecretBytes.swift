@@ -131,3 +131,13 @@ public enum SodiumRuntime {
         return randombytes_uniform(upperBound)
     }
 }
+
+/// Wiping of ordinary buffers that briefly held a secret (a request body with a password).
+public enum SecureWipe {
+    /// Overwrites every byte with zero, in a way the compiler does not remove (`sodium_memzero`).
+    public static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { raw in
+            if let base = raw.baseAddress { sodium_memzero(base, raw.count) }
+        }
+    }
+}

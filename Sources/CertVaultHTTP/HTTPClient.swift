@@ -104,6 +104,7 @@ public final class HTTPClient {
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
         set(CURLOPT_TIMEOUT_MS, Int(configuration.totalTimeout * 1000))
         set(CURLOPT_ACCEPT_ENCODING, "")
+        if !request.mayBeRepeated { set(CURLOPT_FRESH_CONNECT, 1) }
         _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorBuffer)
         try applyTrust(curl)
 
@@ -217,7 +218,13 @@ public final class HTTPClient {
         default:
             hint = "See curl's message; check the URL and the server."
         }
-        return CertVaultError(.httpTransport, "The request to \(url) failed: \(detail).", hint: hint, underlying: "curl error \(code.rawValue)")
+        let kind: CertVaultError.Code
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: kind = .httpConnect
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR: kind = .httpTLS
+        default: kind = .httpTransport
+        }
+        return CertVaultError(kind, "The request to \(url) failed: \(detail).", hint: hint, underlying: "curl error \(code.rawValue)")
     }
 
     static func parseHeaders(_ lines: [String]) -> [(String, String)] {

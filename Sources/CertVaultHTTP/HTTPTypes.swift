@@ -10,13 +10,18 @@ public struct HTTPRequest: Sendable {
     public var headers: [(String, String)]
     /// The body, if any.
     public var body: [UInt8]?
+    /// False for a request that must reach the server at most once (adding an organization):
+    /// it then goes over a fresh connection, because libcurl silently sends a request again
+    /// when a reused keep-alive connection dies before any answer.
+    public var mayBeRepeated: Bool
 
     /// Creates a request.
-    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, mayBeRepeated: Bool = true) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.mayBeRepeated = mayBeRepeated
     }
 }
 
@@ -49,8 +54,13 @@ public enum HTTPTrust: Sendable, Hashable {
 }
 
 extension CertVaultError.Code {
-    /// The HTTP exchange failed before a response arrived: connection, TLS, timeout, size.
+    /// The exchange failed after the connection stood (timeout, reset, a response too large):
+    /// the server may have received and carried out the request.
     public static let httpTransport = CertVaultError.Code("http-transport")
+    /// No connection could be made (host unknown, nothing listening): nothing was sent.
+    public static let httpConnect = CertVaultError.Code("http-connect")
+    /// The server's TLS certificate or key was not trusted (CA, host name, pin): nothing was sent.
+    public static let httpTLS = CertVaultError.Code("http-tls")
     /// The URL is not allowed (plain http to a non-loopback host, an unsupported scheme).
     public static let httpURL = CertVaultError.Code("http-url")
 }

@@ -155,7 +155,7 @@ struct HTTPClientTests {
     func systemStoreFails() throws {
         let server = try LoopbackServer()
         let error = try #require(throws: CertVaultError.self) { try client(.systemStore).send(HTTPRequest(url: server.url("/ok"))) }
-        #expect(error.code == .httpTransport)
+        #expect(error.code == .httpTLS)
         #expect(error.hint?.contains("CA file") == true)
     }
 
@@ -168,6 +168,7 @@ struct HTTPClientTests {
         let error = try #require(throws: CertVaultError.self) {
             try client(.pinnedPublicKey(wrong, caFile: server.certificate)).send(HTTPRequest(url: server.url("/ok")))
         }
+        #expect(error.code == .httpTLS)
         #expect(error.hint?.contains("does not match the pin") == true)
     }
 
@@ -203,6 +204,7 @@ struct HTTPClientTests {
         #expect(big.reason.contains("larger than 1000000 bytes"))
         let impatient = try client(.caFile(server.certificate)) { $0.totalTimeout = 1 }
         let slow = try #require(throws: CertVaultError.self) { try impatient.send(HTTPRequest(url: server.url("/slow"))) }
+        #expect(slow.code == .httpTransport)
         #expect(slow.hint?.contains("did not answer in time") == true)
     }
 
@@ -220,6 +222,7 @@ struct HTTPClientTests {
         let closed = try #require(throws: CertVaultError.self) {
             try client(.systemStore).send(HTTPRequest(url: "https://127.0.0.1:1/"))
         }
+        #expect(closed.code == .httpConnect)
         #expect(closed.hint?.contains("Nothing accepts connections") == true)
     }
 }

@@ -6,6 +6,7 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include <openssl/ssl.h>
 #include <sys/prctl.h>
 #include <curl/curl.h>
 
@@ -35,5 +36,8 @@ CURLcode CCertVaultShims_curl_easy_setopt_slist(CURL *handle, CURLoption option,
 CURLcode CCertVaultShims_curl_easy_setopt_write_function(CURL *handle, CURLoption option,
                                                         size_t (*function)(char *, size_t, size_t, void *));
 CURLcode CCertVaultShims_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
+
+/// SSL_CTX_set_min_proto_version is a macro around SSL_CTX_ctrl.
+long CCertVaultShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version);
 
 #endif

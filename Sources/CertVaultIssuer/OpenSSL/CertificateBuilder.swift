@@ -14,6 +14,9 @@ struct CertificateBuilder {
     var notAfter: Int64
     var digest: IssuancePolicy.Digest
     var extensions: IssuancePolicy.Extensions
+    /// subjectAltName entries in OpenSSL's spelling (`DNS:localhost`, `IP:127.0.0.1`); only for
+    /// TLS server certificates (the simulator's), empty for tenant certificates.
+    var subjectAltNames: [String] = []
 
     func build(signingWith key: EVPKey) throws -> X509Certificate {
         OpenSSLError.clearQueue()
@@ -53,6 +56,9 @@ struct CertificateBuilder {
         try add(NID_key_usage, (extensions.keyUsageCritical ? "critical," : "") + usage, to: x, context: &context)
         if !extensions.extendedKeyUsage.isEmpty {
             try add(NID_ext_key_usage, extensions.extendedKeyUsage.map(\.rawValue).joined(separator: ","), to: x, context: &context)
+        }
+        if !subjectAltNames.isEmpty {
+            try add(NID_subject_alt_name, subjectAltNames.joined(separator: ","), to: x, context: &context)
         }
         if extensions.subjectKeyIdentifier {
             try add(NID_subject_key_identifier, "hash", to: x, context: &context)
