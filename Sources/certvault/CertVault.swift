@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVaultCore
+import CertVaultVB365
 import Logging
 
 /// The `certvault` command-line tool.
@@ -18,7 +19,7 @@ struct CertVault: AsyncParsableCommand {
         version: version,
         subcommands: [
             InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
-            VaultCommand.self, AuditCommand.self, InspectCommand.self, PolicyCommand.self, VersionCommand.self,
+            VaultCommand.self, AuditCommand.self, VB365Command.self, InspectCommand.self, PolicyCommand.self, VersionCommand.self,
         ]
     )
 
@@ -33,6 +34,9 @@ struct CertVault: AsyncParsableCommand {
             }
         } catch let error as CertVaultError {
             Terminal.reportError(error)
+            Foundation.exit(1)
+        } catch let error as VB365Error {
+            Terminal.reportError(error.error)
             Foundation.exit(1)
         } catch {
             exit(withError: error)
