@@ -132,8 +132,11 @@ let package = Package(
                 "CertVaultPolicy",
                 "CertVaultIssuer",
                 "CertVaultVault",
+                "CertVaultHTTP",
+                "CertVaultVB365",
                 "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
