@@ -106,6 +106,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "CertVaultOnboarding",
+            dependencies: [
+                "CertVaultCore", "CertVaultPolicy", "CertVaultIssuer", "CertVaultVault", "CertVaultVB365",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Programs.
         .executableTarget(
             name: "certvault",
@@ -117,6 +126,7 @@ let package = Package(
                 "CertVaultHTTP",
                 "CertVaultVB365",
                 "CertVaultVB365Simulator",
+                "CertVaultOnboarding",
                 "CCurl",
                 "COpenSSL",
                 "CSodium",

@@ -1,0 +1,337 @@
+public import CertVaultCore
+public import CertVaultIssuer
+internal import CertVaultPolicy
+public import CertVaultVault
+public import CertVaultVB365
+public import Logging
+internal import Foundation
+
+extension CertVaultError.Code {
+    /// The tenant's onboarding is not in a state that allows the step asked for.
+    public static let onboardingState = CertVaultError.Code("onboarding-state")
+}
+
+/// The onboarding workflow: device code, pause while the customer signs in, then
+/// `POST Organizations` with the tenant's certificate from the vault, and the ids VB365 returns
+/// written back into the vault. Every step is persisted before and after it runs, so the
+/// workflow survives restarts; an add whose outcome is unknown is reconciled through
+/// `GET Organizations` before anything is sent again.
+///
+/// Calls block (network, vault, key generation); async callers run them on their own threads.
+public final class Onboarding: @unchecked Sendable {
+    // Safety: `vault` is used only under `vaultLock`; everything else is immutable or Sendable.
+    public let client: VB365Client
+    public let store: OnboardingStore
+    private let vault: Vault
+    private let vaultLock = NSLock()
+    private let issuer: Issuer
+    private let logger: Logger
+    /// Seconds between `DeviceCode/check` polls.
+    public var pollInterval: Double = 5
+
+    public init(client: VB365Client, vault: Vault, store: OnboardingStore, issuer: Issuer, logger: Logger) {
+        self.client = client
+        self.vault = vault
+        self.store = store
+        self.issuer = issuer
+        self.logger = logger
+    }
+
+    private static func now() -> String { UTCTime.dateTime(UTCTime.now()) }
+
+    private func withVault<T>(_ body: (Vault) throws -> T) rethrows -> T {
+        try vaultLock.withLock { try body(vault) }
+    }
+
+    // MARK: Start
+
+    /// Gets a device code for the tenant and persists the record in `awaiting-customer`.
+    ///
+    /// - Throws: `onboarding-state` when the tenant's onboarding is already under way or done.
+    public func start(_ intake: OnboardingRecord.Intake) throws -> OnboardingRecord {
+        try intake.validate()
+        return try store.withTenantLock(intake.tenant) {
+            if let existing = try store.load(intake.tenant) {
+                switch existing.state {
+                case .onboarded:
+                    throw CertVaultError(.onboardingState, "'\(intake.tenant)' is already onboarded (organization \(existing.organizationId ?? "?")).",
+                                         hint: "To give VB365 a new certificate use 'certvault rotate \(intake.tenant)'.")
+                case .awaitingCustomer, .addingOrganization:
+                    throw CertVaultError(.onboardingState, "The onboarding of '\(intake.tenant)' is already under way (\(existing.state.rawValue)).",
+                                         hint: "See 'certvault onboard status \(intake.tenant)'; continue with 'onboard wait' or 'onboard resume', or get a new code with 'onboard renew-code'.")
+                case .expired, .failed:
+                    break  // start again from scratch
+                }
+            }
+            var record = OnboardingRecord(intake: intake, serverURL: client.configuration.serverURL, now: Self.now())
+            record.apiVersion = try client.apiVersion().rawValue
+            try issueCode(&record, note: "device code requested")
+            return record
+        }
+    }
+
+    private func issueCode(_ record: inout OnboardingRecord, note: String) throws {
+        let code = try client.createDeviceCode(region: record.intake.region)
+        record.userCode = code.userCode
+        record.verificationUrl = code.verificationUrl
+        record.message = code.message
+        record.codeExpiresAt = UTCTime.dateTime(UTCTime.now() + Int64(code.expiresIn))
+        record.failure = nil
+        record.move(to: .awaitingCustomer, "\(note); the customer's Global Administrator must sign in", at: Self.now())
+        try store.save(record)
+        logger.info("\(record.intake.tenant): user code issued, valid for \(code.expiresIn) s")
+    }
+
+    /// A new device code for a tenant whose code expired (or whose add failed).
+    public func renewCode(_ tenant: TenantID) throws -> OnboardingRecord {
+        try store.withTenantLock(tenant) {
+            guard var record = try store.load(tenant) else { throw notStarted(tenant) }
+            switch record.state {
+            case .onboarded:
+                throw CertVaultError(.onboardingState, "'\(tenant)' is already onboarded; it needs no code.")
+            case .addingOrganization:
+                throw CertVaultError(.onboardingState, "'\(tenant)' may already have been added (state adding-organization).",
+                                     hint: "Run 'certvault onboard resume \(tenant)' first: it looks the organization up in VB365.")
+            case .awaitingCustomer, .expired, .failed:
+                try issueCode(&record, note: "new device code requested")
+                return record
+            }
+        }
+    }
+
+    // MARK: Certificate
+
+    /// The tenant's certificate for onboarding: the newest active generation in the vault that
+    /// is valid beyond the policy's renewal window, or a new one issued and stored now.
+    ///
+    /// - Returns: the generation and its thumbprint.
+    public func ensureCertificate(_ intake: OnboardingRecord.Intake) throws -> (generation: Int, thumbprint: String) {
+        let limit = UTCTime.dateTime(UTCTime.now() + Int64(issuer.policy.renewBeforeDays) * 86_400)
+        let existing = try withVault { vault in
+            try vault.list().filter { $0.tenant == intake.tenant && $0.metadata.status == .active && $0.metadata.notAfter > limit }
+                .max { $0.generation < $1.generation }
+        }
+        if let existing {
+            logger.info("\(intake.tenant): using vault generation \(existing.generation)")
+            return (existing.generation, existing.metadata.thumbprintSHA1)
+        }
+        let credential = try issuer.issue(IssuanceRequest(tenant: intake.tenant, org: intake.displayName, domain: intake.officeName))
+        let generation = try withVault { try $0.store(tenant: intake.tenant, payload: Self.payload(credential)) }
+        logger.info("\(intake.tenant): issued and stored generation \(generation)")
+        return (generation, credential.summary.thumbprintSHA1)
+    }
+
+    /// Notes the certificate in the record (after ``ensureCertificate(_:)`` ran beside ``start(_:)``).
+    public func attachCertificate(_ tenant: TenantID, generation: Int, thumbprint: String) throws {
+        try store.withTenantLock(tenant) {
+            guard var record = try store.load(tenant) else { throw notStarted(tenant) }
+            guard record.generation == nil || record.state == .awaitingCustomer else { return }
+            record.generation = generation
+            record.thumbprint = thumbprint
+            record.updated = Self.now()
+            try store.save(record)
+        }
+    }
+
+    /// What the vault keeps of an issued credential.
+    public static func payload(_ credential: IssuedCredential) -> EntryPayload {
+        let s = credential.summary
+        return EntryPayload(pfx: credential.pfx, password: credential.password, certificateDER: credential.certificateDER,
+                            facts: CertificateFacts(friendlyName: s.friendlyName, thumbprintSHA1: s.thumbprintSHA1,
+                                                    fingerprintSHA256: s.fingerprintSHA256, serialNumber: s.serialNumber,
+                                                    notBefore: s.notBefore, notAfter: s.notAfter, policy: s.policy, subject: s.subject))
+    }
+
+    // MARK: Resume
+
+    /// How long ``resume(_:waitUpTo:)`` polls for the customer's sign-in.
+    public enum Wait: Sendable {
+        /// Check once.
+        case checkOnce
+        /// Poll until signed in, or until the code expires or this many seconds pass.
+        case poll(seconds: Double)
+        /// Do not ask VB365: the caller knows the customer signed in.
+        case assumeSignedIn
+    }
+
+    /// Carries the workflow as far as it can go: checks (or waits for) the customer's sign-in,
+    /// adds the organization, reconciles an add left unfinished. Holds the tenant's lock, so
+    /// two resumes of one tenant produce one `POST`.
+    public func resume(_ tenant: TenantID, wait: Wait = .checkOnce) throws -> OnboardingRecord {
+        try store.withTenantLock(tenant) {
+            guard var record = try store.load(tenant) else { throw notStarted(tenant) }
+            let deadline: Date? = if case .poll(let seconds) = wait { Date().addingTimeInterval(seconds) } else { nil }
+            while true {
+                switch record.state {
+                case .onboarded, .expired, .failed:
+                    return record
+                case .addingOrganization:
+                    try reconcileThenAdd(&record)
+                    return record
+                case .awaitingCustomer:
+                    if codeExpired(record) {
+                        record.move(to: .expired, "the device code ran out before the organization was added", at: Self.now())
+                        try store.save(record)
+                        return record
+                    }
+                    var signedIn = false
+                    if case .assumeSignedIn = wait {
+                        signedIn = true
+                    } else {
+                        signedIn = try checkSignIn(&record)
+                    }
+                    if signedIn {
+                        try add(&record)
+                        return record
+                    }
+                    guard let deadline, Date() < deadline else { return record }
+                    Thread.sleep(forTimeInterval: min(pollInterval, max(0.05, deadline.timeIntervalSinceNow)))
+                }
+            }
+        }
+    }
+
+    private func checkSignIn(_ record: inout OnboardingRecord) throws -> Bool {
+        guard let code = record.userCode else { return false }
+        do {
+            return try client.checkDeviceCode(code)
+        } catch let error as VB365Error where error.status == 400 {
+            // VB365 no longer knows the code: it expired.
+            record.failure = failure(error)
+            record.move(to: .expired, "VB365 refused the code: \(error.serverMessage ?? "expired")", at: Self.now())
+            try store.save(record)
+            return false
+        }
+    }
+
+    private func codeExpired(_ record: OnboardingRecord) -> Bool {
+        guard let expires = record.codeExpiresAt else { return true }
+        return expires <= Self.now()
+    }
+
+    /// A record left in `adding-organization`: the POST may have gone through. Look first.
+    private func reconcileThenAdd(_ record: inout OnboardingRecord) throws {
+        if let found = try findOrganization(record) {
+            try finish(&record, found, note: "found in VB365 after an unfinished add")
+            return
+        }
+        if codeExpired(record) {
+            record.move(to: .expired, "the organization is not in VB365 and the device code ran out", at: Self.now())
+            try store.save(record)
+            return
+        }
+        try add(&record)
+    }
+
+    private func add(_ record: inout OnboardingRecord) throws {
+        let tenant = record.intake.tenant
+        if record.generation == nil {
+            let (generation, thumbprint) = try ensureCertificate(record.intake)
+            record.generation = generation
+            record.thumbprint = thumbprint
+        }
+        // Persisted before sending: a crash from here on is reconciled through GET.
+        record.addAttempts += 1
+        record.move(to: .addingOrganization, "customer signed in; adding the organization (attempt \(record.addAttempts))", at: Self.now())
+        try store.save(record)
+
+        let (_, payload, _) = try withVault {
+            try $0.readOut(tenant: tenant, generation: record.generation, purpose: "onboarding: POST Organizations")
+        }
+        let intake = record.intake
+        let body = VB365Organization.newOffice365(
+            officeName: intake.officeName, region: intake.region, userCode: record.userCode ?? "", applicationName: intake.applicationName,
+            certificateBase64: Base64.encode(payload.pfx), password: payload.password,
+            exchange: intake.exchange, sharePoint: intake.sharePoint, teams: intake.teams, teamsChats: intake.teamsChats)
+        do {
+            let organization = try client.addOrganization(body)
+            try finish(&record, organization, note: "VB365 added the organization")
+        } catch let error as VB365Error where error.outcomeUnknown {
+            logger.warning("\(tenant): the add ended ambiguously (\(error.error.reason)); looking the organization up before anything else")
+            if let found = try findOrganization(record) {
+                try finish(&record, found, note: "found in VB365 after an ambiguous add")
+                return
+            }
+            record.failure = failure(error)
+            record.updated = Self.now()
+            record.history.append(.init(at: Self.now(), state: .addingOrganization,
+                                        note: "the add ended ambiguously and the organization is not in VB365 (yet); resume looks again"))
+            try store.save(record)
+            throw error
+        } catch let error as VB365Error where error.status != nil {
+            record.failure = failure(error)
+            let message = error.serverMessage ?? ""
+            if message.localizedCaseInsensitiveContains("expired") {
+                record.move(to: .expired, "VB365: \(message)", at: Self.now())
+            } else if message.localizedCaseInsensitiveContains("already been added"), let found = try findOrganization(record) {
+                try finish(&record, found, note: "VB365 already had the organization")
+                return
+            } else {
+                record.move(to: .failed, "VB365 refused the organization: \(message)", at: Self.now())
+            }
+            try store.save(record)
+        }
+    }
+
+    /// Looks the tenant's organization up: by `msid` on v8 when known, by name otherwise.
+    public func findOrganization(_ record: OnboardingRecord) throws -> VB365Organization? {
+        let name = record.intake.officeName.lowercased()
+        let candidates: [VB365Organization]
+        if let msid = record.intake.msid ?? record.msid, try client.apiVersion().hasMicrosoftTenantID {
+            candidates = try client.organizations(msid: msid)
+        } else {
+            candidates = try client.organizations()
+        }
+        return candidates.first { ($0.officeName ?? $0.name ?? "").lowercased() == name }
+    }
+
+    private func finish(_ record: inout OnboardingRecord, _ organization: VB365Organization, note: String) throws {
+        record.organizationId = organization.id
+        record.applicationId = organization.applicationId
+        record.msid = organization.msid
+        record.reportedThumbprint = organization.applicationCertificateThumbprint
+        if let reported = organization.applicationCertificateThumbprint, let ours = record.thumbprint,
+           reported.uppercased() != ours.uppercased() {
+            record.failure = OnboardingRecord.Failure(
+                reason: "VB365 reports certificate \(reported) for the organization, but the vault's generation \(record.generation ?? 0) is \(ours).",
+                hint: "Someone else may have added this organization with another certificate; check it in VB365 before going on.",
+                status: nil, serverMessage: nil, errorCode: nil, at: Self.now())
+            record.move(to: .failed, "thumbprint mismatch", at: Self.now())
+            try store.save(record)
+            return
+        }
+        if let generation = record.generation {
+            try withVault { vault in
+                try vault.updateMetadata(tenant: record.intake.tenant, generation: generation, action: "entry.onboarded") { metadata in
+                    metadata.vb365OrganizationID = organization.id
+                    metadata.applicationID = organization.applicationId
+                    metadata.msid = organization.msid
+                    metadata.region = record.intake.region.rawValue
+                    metadata.onboardingState = OnboardingRecord.State.onboarded.rawValue
+                }
+            }
+        }
+        record.failure = nil
+        record.move(to: .onboarded, note, at: Self.now())
+        try store.save(record)
+        logger.info("\(record.intake.tenant): onboarded as organization \(organization.id ?? "?")")
+    }
+
+    private func failure(_ error: VB365Error) -> OnboardingRecord.Failure {
+        var hint = error.error.hint
+        let message = error.serverMessage ?? ""
+        if message.contains("password is not correct") {
+            hint = "VB365 could not open the PFX. If it runs on Windows Server 2016, issue with the compat PKCS#12 profile (3DES), then 'onboard renew-code' and resume."
+        } else if message.localizedCaseInsensitiveContains("region") {
+            hint = "The region given for the tenant does not match its Microsoft cloud; fix it in the intake and start again."
+        } else if message.localizedCaseInsensitiveContains("expired") {
+            hint = "Get a new code with 'certvault onboard renew-code' and hand it to the customer."
+        }
+        return OnboardingRecord.Failure(reason: error.error.reason, hint: hint, status: error.status, serverMessage: error.serverMessage,
+                                        errorCode: error.errorCode, at: Self.now())
+    }
+
+    private func notStarted(_ tenant: TenantID) -> CertVaultError {
+        CertVaultError(.onboardingState, "'\(tenant)' has no onboarding under way.", hint: "Start it with 'certvault onboard start \(tenant) ...'.")
+    }
+}

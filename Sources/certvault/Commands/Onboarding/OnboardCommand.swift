@@ -1,0 +1,305 @@
+import ArgumentParser
+import CertVaultCore
+import CertVaultIssuer
+import CertVaultOnboarding
+import CertVaultPolicy
+import CertVaultVB365
+import CertVaultVault
+import Foundation
+import Logging
+
+/// `certvault onboard ...`: add customers' Microsoft 365 organizations to VB365.
+struct OnboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "onboard",
+        abstract: "Add a tenant's Microsoft 365 organization to VB365 with its certificate from the vault (pausable).",
+        discussion: """
+            start gets a Microsoft device code for the customer and pauses; wait polls until the \
+            customer's Global Administrator has signed in and then adds the organization; resume does \
+            the same once, or when told the customer is done. The state survives restarts: \
+            see docs/onboarding.md.
+            """,
+        subcommands: [OnboardStartCommand.self, OnboardWaitCommand.self, OnboardResumeCommand.self, OnboardStatusCommand.self,
+                      OnboardRenewCodeCommand.self]
+    )
+}
+
+/// Options every onboarding command shares.
+struct OnboardingContextOptions: ParsableArguments {
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var connection: VB365ConnectionOptions
+
+    @Option(name: .long, help: ArgumentHelp("The issuance policy for tenants without a valid certificate.", valueName: "path"))
+    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
+
+    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING or keys/onboarding).", valueName: "dir"))
+    var stateDir: String?
+
+    var stateDirectory: String { stateDir ?? Environment.value("CERTVAULT_ONBOARDING") ?? "keys/onboarding" }
+
+    func makeStore() throws -> OnboardingStore { try OnboardingStore(folder: stateDirectory) }
+
+    /// The workflow; `serverURL` is taken from a record when --url is not given.
+    func makeOnboarding(logger: Logger, serverURL: String? = nil) throws -> Onboarding {
+        guard vault.vaultExists else {
+            throw CertVaultError(.invalidInput, "No vault at '\(vault.vaultPath)': onboarding takes each tenant's certificate from the vault.",
+                                 hint: "Create one with 'certvault init' (or give --vault).")
+        }
+        var connection = connection
+        if connection.url == nil && Environment.value("CERTVAULT_VB365_URL") == nil { connection.url = serverURL }
+        let client = try connection.makeClient(logger: logger)
+        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        return Onboarding(client: client, vault: try vault.open(), store: try makeStore(), issuer: issuer, logger: logger)
+    }
+}
+
+/// Runs blocking work off Swift's cooperative pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+enum OnboardingOutput {
+    static func describe(_ record: OnboardingRecord) -> String {
+        let intake = record.intake
+        var lines = ["\(intake.tenant): \(record.state.rawValue)  (\(intake.officeName), \(intake.region.rawValue))"]
+        switch record.state {
+        case .awaitingCustomer:
+            lines += [
+                "  Give the customer's Global Administrator this code and URL:",
+                "    URL:   \(record.verificationUrl ?? "?")",
+                "    code:  \(record.userCode ?? "?")",
+                "    valid until \(record.codeExpiresAt ?? "?")",
+                "  Then: certvault onboard wait \(intake.tenant)   (or 'onboard resume' once the customer says it is done)",
+            ]
+        case .addingOrganization:
+            lines.append("  An add was started and not confirmed; 'certvault onboard resume \(intake.tenant)' looks the organization up first.")
+        case .onboarded:
+            lines += [
+                "  organization:  \(record.organizationId ?? "?")",
+                "  applicationId: \(record.applicationId ?? "?")",
+            ]
+            if let msid = record.msid { lines.append("  msid:          \(msid)") }
+            lines.append("  thumbprint:    \(record.reportedThumbprint ?? record.thumbprint ?? "?") (vault generation \(record.generation.map(String.init) ?? "?"))")
+        case .expired:
+            lines.append("  The device code ran out. Get a new one: certvault onboard renew-code \(intake.tenant)")
+        case .failed:
+            break
+        }
+        if record.state != .onboarded, let generation = record.generation {
+            lines.append("  certificate:   vault generation \(generation), thumbprint \(record.thumbprint ?? "?")")
+        }
+        if let failure = record.failure {
+            lines.append("  last error:    \(failure.reason)")
+            if let hint = failure.hint { lines.append("  what to do:    \(hint)") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func json(_ records: [OnboardingRecord]) throws -> String { try Terminal.json(records) + "\n" }
+}
+
+/// `certvault onboard start TENANT ...`
+struct OnboardStartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Get a device code for the tenant's customer, issue its certificate meanwhile if needed, and pause (or wait)."
+    )
+
+    @Argument(help: "The tenant id (letters, digits, '-', '_', '.').") var tenant: String
+
+    @Option(name: .long, help: ArgumentHelp("The Microsoft 365 organization name, e.g. contoso.onmicrosoft.com.", valueName: "name"))
+    var orgName: String
+
+    @Option(name: .long, help: ArgumentHelp("The customer's display name (default: the tenant id).", valueName: "name"))
+    var displayName: String?
+
+    @Option(name: .long, help: ArgumentHelp("The tenant's Microsoft cloud: Worldwide, Germany, China, USDefence, USGovernment.", valueName: "region"))
+    var region: String = "Worldwide"
+
+    @Option(name: .long, help: ArgumentHelp("Services to back up, comma separated: exchange, sharepoint, teams, teamschats.", valueName: "list"))
+    var services: String = "exchange,sharepoint,teams"
+
+    @Option(name: .long, help: ArgumentHelp("The Entra application VB365 creates (default: 'certvault TENANT').", valueName: "name"))
+    var appName: String?
+
+    @Option(name: .long, help: ArgumentHelp("The Microsoft tenant id, if known (lets v8 look the organization up by it).", valueName: "uuid"))
+    var msid: String?
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A provider field kept with the record, key=value (repeatable).", valueName: "key=value"))
+    var field: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Wait up to this many seconds for the customer and then add the organization (default: do not wait).", valueName: "seconds"))
+    var wait: Double?
+
+    @Flag(name: .long, help: "Print the record as JSON (for portals and scripts).") var json = false
+    @OptionGroup var context: OnboardingContextOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard VB365Region(rawValue: region) != nil else {
+            throw ValidationError("--region must be one of \(VB365Region.allCases.map(\.rawValue).joined(separator: ", ")) (British 'Defence').")
+        }
+        for item in field where !item.contains("=") { throw ValidationError("--field takes key=value, got '\(item)'.") }
+    }
+
+    func run() async throws {
+        let intake = try Self.intake(tenant: tenant, orgName: orgName, displayName: displayName, region: region, services: services,
+                                     appName: appName, msid: msid, fields: field)
+        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
+        // The device code and the certificate at once: nobody waits for key generation.
+        async let certificate = blocking { try onboarding.ensureCertificate(intake) }
+        let record = try await blocking { try onboarding.start(intake) }
+        if !json && wait == nil { Terminal.out(OnboardingOutput.describe(record)) }
+        let (generation, thumbprint) = try await certificate
+        try await blocking { try onboarding.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint) }
+        var final = try context.makeStore().load(intake.tenant) ?? record
+        if let wait {
+            if !json { Terminal.out(OnboardingOutput.describe(final)) }
+            final = try await blocking { try onboarding.resume(intake.tenant, wait: .poll(seconds: wait)) }
+            if !json { Terminal.out(OnboardingOutput.describe(final)) }
+        }
+        if json { Terminal.out(try OnboardingOutput.json([final])) }
+        try OnboardWaitCommand.exitStatus(final, waited: wait != nil)
+    }
+
+    static func intake(tenant: String, orgName: String, displayName: String?, region: String, services: String, appName: String?,
+                       msid: String?, fields: [String]) throws -> OnboardingRecord.Intake {
+        let id = try TenantID(tenant)
+        let chosen = Set(services.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["exchange", "sharepoint", "teams", "teamschats"]
+        guard chosen.isSubset(of: known) else {
+            throw CertVaultError(.invalidInput, "Unknown service(s): \(chosen.subtracting(known).sorted().joined(separator: ", ")).",
+                                 hint: "Use exchange, sharepoint, teams, teamschats.")
+        }
+        guard let region = VB365Region(rawValue: region) else {
+            throw CertVaultError(.invalidInput, "'\(region)' is not a VB365 region.", hint: "Use one of \(VB365Region.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        var provider: [String: String] = [:]
+        for item in fields {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            provider[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        let intake = OnboardingRecord.Intake(tenant: id, displayName: displayName ?? id.rawValue, officeName: orgName, region: region,
+                                             exchange: chosen.contains("exchange"), sharePoint: chosen.contains("sharepoint"),
+                                             teams: chosen.contains("teams"), teamsChats: chosen.contains("teamschats"),
+                                             applicationName: appName, msid: msid, providerFields: provider)
+        try intake.validate()
+        return intake
+    }
+}
+
+/// `certvault onboard wait TENANT`
+struct OnboardWaitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wait",
+        abstract: "Poll VB365 until the customer has signed in, then add the organization."
+    )
+
+    @Argument(help: "The tenant id.") var tenant: String
+    @Option(name: .long, help: ArgumentHelp("Give up after this many seconds (the record stays as it is).", valueName: "seconds"))
+    var maxWait: Double = 900
+    @Option(name: .long, help: ArgumentHelp("Seconds between checks.", valueName: "seconds"))
+    var interval: Double = 5
+    @Flag(name: .long, help: "Print the record as JSON.") var json = false
+    @OptionGroup var context: OnboardingContextOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let id = try TenantID(tenant)
+        let known = try context.makeStore().load(id)
+        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
+        onboarding.pollInterval = max(0.2, interval)
+        let record = try await blocking { try onboarding.resume(id, wait: .poll(seconds: maxWait)) }
+        Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
+        try Self.exitStatus(record, waited: true)
+    }
+
+    /// Exit 0 when onboarded (or, without waiting, when paused as expected); 1 otherwise.
+    static func exitStatus(_ record: OnboardingRecord, waited: Bool) throws {
+        switch record.state {
+        case .onboarded: return
+        case .awaitingCustomer where !waited: return
+        case .awaitingCustomer: throw ExitCode(3)
+        case .addingOrganization: throw ExitCode(4)
+        case .expired, .failed: throw ExitCode(1)
+        }
+    }
+}
+
+/// `certvault onboard resume TENANT`
+struct OnboardResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Carry the tenant's onboarding as far as it goes now: check the sign-in once, add, or reconcile an unfinished add."
+    )
+
+    @Argument(help: "The tenant id.") var tenant: String
+    @Flag(name: .long, help: "Do not check the sign-in with VB365: the customer said it is done.") var signedIn = false
+    @Flag(name: .long, help: "Print the record as JSON.") var json = false
+    @OptionGroup var context: OnboardingContextOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let id = try TenantID(tenant)
+        let known = try context.makeStore().load(id)
+        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
+        let record = try await blocking { try onboarding.resume(id, wait: signedIn ? .assumeSignedIn : .checkOnce) }
+        Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
+        try OnboardWaitCommand.exitStatus(record, waited: true)
+    }
+}
+
+/// `certvault onboard status [TENANT]`
+struct OnboardStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show where onboarding stands, for one tenant or all.")
+
+    @Argument(help: "The tenant id (default: all).") var tenant: String?
+    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING or keys/onboarding).", valueName: "dir"))
+    var stateDir: String?
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() throws {
+        let store = try OnboardingStore(folder: stateDir ?? Environment.value("CERTVAULT_ONBOARDING") ?? "keys/onboarding")
+        let records: [OnboardingRecord]
+        if let tenant {
+            let id = try TenantID(tenant)
+            guard let record = try store.load(id) else {
+                throw CertVaultError(.onboardingState, "'\(id)' has no onboarding record in '\(store.folder)'.",
+                                     hint: "Start it with 'certvault onboard start \(id) --org-name ...'.")
+            }
+            records = [record]
+        } else {
+            records = try store.all()
+        }
+        if json {
+            Terminal.out(try OnboardingOutput.json(records))
+        } else if tenant != nil {
+            Terminal.out(OnboardingOutput.describe(records[0]))
+        } else {
+            Terminal.out("tenant\tstate\torganization name\tcode expires\tVB365 organization\n")
+            for record in records {
+                Terminal.out("\(record.intake.tenant)\t\(record.state.rawValue)\t\(record.intake.officeName)\t\(record.codeExpiresAt ?? "-")\t\(record.organizationId ?? "-")\n")
+            }
+        }
+    }
+}
+
+/// `certvault onboard renew-code TENANT`
+struct OnboardRenewCodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "renew-code", abstract: "Get a new device code when the old one ran out.")
+
+    @Argument(help: "The tenant id.") var tenant: String
+    @Flag(name: .long, help: "Print the record as JSON.") var json = false
+    @OptionGroup var context: OnboardingContextOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let id = try TenantID(tenant)
+        let known = try context.makeStore().load(id)
+        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
+        let record = try await blocking { try onboarding.renewCode(id) }
+        Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
+    }
+}
