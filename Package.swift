@@ -195,6 +195,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CertVaultOnboardingTests",
+            dependencies: [
+                "CertVaultOnboarding", "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultVault", "CertVaultIssuer", "CertVaultPolicy",
+                "CertVaultHTTP", "CertVaultCore", "CertVaultTesting", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CertVaultCLITests",
             dependencies: ["CertVaultTesting", "certvault"],
             swiftSettings: swiftSettings

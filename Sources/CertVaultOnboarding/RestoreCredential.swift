@@ -31,7 +31,8 @@ public struct RestoreCredential: Sendable {
     /// that VB365 knows (has an organization id), else the newest active one.
     public static func retrieve(vault: Vault, record: OnboardingRecord?, tenant: TenantID, generation: Int? = nil,
                                 thumbprint: String? = nil, purpose: String) throws -> RestoreCredential {
-        let entries = try vault.list().filter { $0.tenant == tenant }
+        // Full metadata (the index keeps only status, expiry and thumbprint).
+        let entries = try vault.generations(of: tenant).map { try vault.summary(tenant: tenant, generation: $0) }
         guard !entries.isEmpty else {
             throw CertVaultError(.invalidInput, "The vault holds no certificate for '\(tenant)'.", hint: "Check the tenant id with 'certvault list'.")
         }
