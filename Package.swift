@@ -204,7 +204,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CertVaultCLITests",
-            dependencies: ["CertVaultTesting", "certvault"],
+            dependencies: ["CertVaultTesting", "CertVaultIssuer", "CertVaultVB365", "CertVaultVB365Simulator", "certvault"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,150 @@
+import CertVaultIssuer
+import CertVaultTesting
+import CertVaultVB365
+import CertVaultVB365Simulator
+import Foundation
+import Testing
+
+/// The simulator in this process, a vault and onboarding folder for the `certvault` binary.
+final class OnboardingWorld: @unchecked Sendable {
+    let simulator: VB365Simulator
+    let dir: TemporaryDirectory
+    let env: [String: String]
+    let connection: [String]
+
+    init(_ version: VB365APIVersion = .v8, _ change: (inout VB365Simulator.Configuration) -> Void = { _ in }) throws {
+        var configuration = VB365Simulator.Configuration(version: version, users: ["VB365\\admin": "cli-test-password"])
+        change(&configuration)
+        simulator = try VB365Simulator(configuration: configuration)
+        try simulator.start()
+        dir = try TemporaryDirectory()
+        let ca = try dir.write("ca.pem", simulator.identity!.certificatePEM)
+        let password = try dir.write("vb365-password", "cli-test-password\n")
+        env = ["CERTVAULT_VAULT": dir.file("vault"), "CERTVAULT_KEY_FILE": dir.file("key/root.key"),
+               "CERTVAULT_ONBOARDING": dir.file("onboarding"), "CERTVAULT_POLICY": CLI.defaultPolicy,
+               "CERTVAULT_VB365_URL": simulator.baseURL, "CERTVAULT_VB365_USER": "VB365\\admin"]
+        connection = ["--ca-file", ca, "--vb365-password-file", password]
+        let initialized = try CLI.run(["init"], environment: env)
+        guard initialized.status == 0 else { throw ToolMissing(name: "certvault init: \(initialized.stderr)") }
+    }
+
+    deinit { simulator.stop() }
+
+    func run(_ arguments: [String]) throws -> ProcessOutput {
+        let needsConnection = ["start", "wait", "resume", "renew-code"].contains(arguments.dropFirst().first ?? "")
+        return try CLI.run(arguments + (needsConnection ? connection : []), environment: env)
+    }
+
+    func json(_ output: ProcessOutput) throws -> [String: Any] {
+        let array = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]])
+        return try #require(array.first)
+    }
+
+    func posts() -> Int { simulator.received().filter { $0.method == "POST" && $0.path.hasSuffix("/Organizations") }.count }
+}
+
+@Suite("certvault onboard and restore-credential, as separate processes")
+struct OnboardCommandTests {
+    @Test("start exits paused; after the simulated sign-in a new process resumes; status and restore-credential report it")
+    func pauseAcrossProcesses() throws {
+        let world = try OnboardingWorld(.v6)
+        let start = try world.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com", "--display-name", "Contoso", "--json"])
+        #expect(start.status == 0, "\(start.stderr)")
+        let record = try world.json(start)
+        #expect(record["state"] as? String == "awaiting-customer")
+        let code = try #require(record["userCode"] as? String)
+        #expect(record["generation"] as? Int == 1, "the certificate was issued during start")
+        #expect(!start.stdout.contains("Password"), "no secret in the record")
+
+        let early = try world.run(["onboard", "resume", "contoso"])
+        #expect(early.status == 1 || early.status == 3)
+        #expect(early.stdout.contains("awaiting-customer"))
+        world.simulator.signIn(userCode: code)
+        let resumed = try world.run(["onboard", "resume", "contoso"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("contoso: onboarded"))
+
+        let status = try world.run(["onboard", "status", "--json"])
+        let onboarded = try world.json(status)
+        #expect(onboarded["organizationId"] as? String == world.simulator.storedOrganizations().first?.id)
+
+        let restore = try world.run(["restore-credential", "contoso", "--purpose", "ticket 4711"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let credential = try #require(try JSONSerialization.jsonObject(with: Data(restore.stdout.utf8)) as? [String: Any])
+        #expect(credential["applicationId"] as? String == world.simulator.storedOrganizations().first?.applicationId)
+        #expect((credential["applicationCertificate"] as? String)?.isEmpty == false)
+        #expect((credential["applicationCertificatePassword"] as? String)?.count == 32)
+        let audit = try world.run(["audit", "show"])
+        #expect(audit.stdout.contains("restore-credential: ticket 4711"))
+        let metadata = try world.run(["restore-credential", "contoso", "--metadata-only"])
+        #expect(!metadata.stdout.contains("applicationCertificatePassword"))
+    }
+
+    @Test("SIGKILL right after VB365 processed the POST, before the client recorded it: resume finds the one organization")
+    func killedAfterPost() throws {
+        let world = try OnboardingWorld(.v8)
+        let start = try world.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com", "--json"])
+        let code = try #require(try world.json(start)["userCode"] as? String)
+        world.simulator.signIn(userCode: code)
+        // VB365 processes the POST at once but answers only after 5 s; the client dies before.
+        world.simulator.delay("POST Organizations", seconds: 5)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["onboard", "resume", "contoso"] + world.connection
+        process.environment = ProcessInfo.processInfo.environment.merging(world.env) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while world.posts() == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(world.posts() == 1)
+        #expect(world.simulator.storedOrganizations().count == 1, "VB365 added it")
+        let status = try world.json(try world.run(["onboard", "status", "contoso", "--json"]))
+        #expect(status["state"] as? String == "adding-organization", "the client never learned the outcome")
+
+        world.simulator.delay("POST Organizations", seconds: 0)
+        let resumed = try world.run(["onboard", "resume", "contoso", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let record = try world.json(resumed)
+        #expect(record["state"] as? String == "onboarded")
+        #expect(world.posts() == 1, "no second POST")
+        #expect(world.simulator.storedOrganizations().count == 1)
+        #expect(record["organizationId"] as? String == world.simulator.storedOrganizations()[0].id)
+        let show = try world.run(["restore-credential", "contoso", "--metadata-only"])
+        #expect(show.stdout.contains(world.simulator.storedOrganizations()[0].id!), "the vault knows the id")
+    }
+
+    @Test("wait gives up with exit status 3 when the customer never signs in; an expired code says to renew it")
+    func waitAndExpiry() throws {
+        let world = try OnboardingWorld(.v8) { $0.deviceCodeLifetime = 2 }
+        _ = try world.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com"])
+        let waited = try world.run(["onboard", "wait", "contoso", "--max-wait", "0.5", "--interval", "0.2"])
+        #expect(waited.status == 3)
+        #expect(waited.stdout.contains("awaiting-customer"))
+        Thread.sleep(forTimeInterval: 2)
+        let expired = try world.run(["onboard", "resume", "contoso"])
+        #expect(expired.status == 1)
+        #expect(expired.stdout.contains("renew-code"))
+        let renewed = try world.run(["onboard", "renew-code", "contoso", "--json"])
+        let code = try #require(try world.json(renewed)["userCode"] as? String)
+        world.simulator.signIn(userCode: code)
+        #expect(try world.run(["onboard", "wait", "contoso", "--interval", "0.2"]).status == 0)
+    }
+
+    @Test("bad input: unknown region, path-like tenant, no vault; messages say what to do")
+    func badInput() throws {
+        let world = try OnboardingWorld()
+        let region = try world.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com", "--region", "USDefense"])
+        #expect(region.status != 0)
+        #expect(region.stderr.contains("USDefence"))
+        let traversal = try world.run(["onboard", "start", "../../etc", "--org-name", "contoso.onmicrosoft.com"])
+        #expect(traversal.status == 1)
+        let noVault = try CLI.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com"] + world.connection,
+                                  environment: world.env.merging(["CERTVAULT_VAULT": world.dir.file("none")]) { $1 })
+        #expect(noVault.status == 1)
+        #expect(noVault.stderr.contains("certvault init"))
+        #expect(world.simulator.received().filter { $0.path.hasSuffix("DeviceCode") }.isEmpty)
+    }
+}
