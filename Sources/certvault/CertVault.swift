@@ -18,7 +18,7 @@ struct CertVault: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
+            DemoCommand.self, InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
             VaultCommand.self, AuditCommand.self, OnboardCommand.self, RestoreCredentialCommand.self, VB365Command.self,
             InspectCommand.self, PolicyCommand.self, VersionCommand.self,
         ]

@@ -148,3 +148,21 @@ struct OnboardCommandTests {
         #expect(world.simulator.received().filter { $0.path.hasSuffix("DeviceCode") }.isEmpty)
     }
 }
+
+@Suite("certvault demo: the README's first command")
+struct DemoCommandTests {
+    @Test("runs the whole flow against the built-in simulator and never prints a password", arguments: ["v6", "v8"])
+    func demo(version: String) throws {
+        let dir = try TemporaryDirectory()
+        let output = try CLI.run(["demo", "--dir", dir.file("demo"), "--api-version", version, "--policy", CLI.defaultPolicy])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stdout.contains("contoso: onboarded"))
+        #expect(output.stdout.contains("\"matchesVB365\": true"))
+        #expect(!output.stdout.contains("applicationCertificatePassword"))
+        let runs = try FileManager.default.contentsOfDirectory(atPath: dir.file("demo"))
+        #expect(runs.count == 1)
+        #expect(try TemporaryDirectory.mode(dir.file("demo/\(runs[0])")) == 0o700)
+        let again = try CLI.run(["demo", "--dir", dir.file("demo"), "--api-version", version, "--policy", CLI.defaultPolicy])
+        #expect(again.status == 0, "a second run gets a folder of its own")
+    }
+}

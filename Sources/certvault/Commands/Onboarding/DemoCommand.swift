@@ -1,0 +1,117 @@
+import ArgumentParser
+import CertVaultCore
+import CertVaultHTTP
+import CertVaultIssuer
+import CertVaultOnboarding
+import CertVaultPolicy
+import CertVaultVB365
+import CertVaultVB365Simulator
+import CertVaultVault
+import Foundation
+import Logging
+
+/// `certvault demo`: the whole job end to end against the simulator, for a new user.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the whole onboarding flow against the built-in VB365 simulator: vault, device code, sign-in, organization, restore credential.",
+        discussion: """
+            Starts the simulator on loopback, creates a new vault with a fresh key in a new folder \
+            under --dir, onboards a sample tenant (the simulator plays the customer signing in), and \
+            shows the onboarded state and the restore credential's metadata (never the password). \
+            The same commands work against a real VB365 server: see docs/onboarding.md.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Parent folder for the demo's run folder.", valueName: "dir"))
+    var dir: String = "keys/demo"
+
+    @Option(name: .long, help: ArgumentHelp("The API version the simulator serves: v6, v7 or v8.", valueName: "version"))
+    var apiVersion: String = "v8"
+
+    @Option(name: .long, help: ArgumentHelp("The issuance policy.", valueName: "path"))
+    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard VB365APIVersion(rawValue: apiVersion) != nil else { throw ValidationError("--api-version must be v6, v7 or v8.") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger("certvault.demo")
+        let version = VB365APIVersion(rawValue: apiVersion)!
+        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        try PrivateFiles.makePrivateDirectory(dir)
+        let stamp = UTCTime.dateTime(UTCTime.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        let run = "\(dir)/run-\(stamp)-\(PrivateFiles.randomName().prefix(6))"
+        try PrivateFiles.makePrivateDirectory(run)
+
+        // 1. A VB365 server: the simulator, on loopback, over TLS with a certificate certvault made.
+        let account = "VB365\\demo"
+        let accountPassword = PasswordFactory.generate(IssuancePolicy.PasswordRules(length: 24, allowSupplied: false, minimumSuppliedLength: 0))
+        let simulator = try VB365Simulator(configuration: .init(version: version, users: [account: accountPassword.withUnsafeBytes {
+            String(decoding: $0, as: UTF8.self)
+        }]), port: 0)
+        try simulator.start()
+        defer { simulator.stop() }
+        let caFile = "\(run)/vb365-ca.pem"
+        try PrivateFiles.writeNewFileAtomically(caFile, bytes: Array(simulator.identity!.certificatePEM.utf8))
+        step(1, "VB365 simulator (API \(version.rawValue)) on \(simulator.baseURL), trusted through \(caFile)")
+
+        // 2. A vault with a fresh root key.
+        let vaultPath = "\(run)/vault"
+        let keyFile = "\(run)/vault-key/root.key"
+        let vault = try Vault.create(at: vaultPath, protection: .keyFile(path: keyFile))
+        step(2, "new vault \(vaultPath), root key \(keyFile) (0600 in a 0700 folder)")
+
+        // 3. Onboarding starts: device code for the customer, certificate issued meanwhile.
+        let client = try VB365Client(configuration: .init(serverURL: simulator.baseURL, username: account, http: .init(trust: .caFile(caFile))),
+                                     password: accountPassword, logger: logger)
+        let store = try OnboardingStore(folder: "\(run)/onboarding")
+        let onboarding = Onboarding(client: client, vault: vault, store: store, issuer: issuer, logger: logger)
+        onboarding.pollInterval = 0.5
+        let intake = OnboardingRecord.Intake(tenant: try TenantID("contoso"), displayName: "Contoso Ltd", officeName: "contoso.onmicrosoft.com",
+                                             region: .worldwide, providerFields: ["ticket": "DEMO-1"])
+        async let certificate = blocking { try onboarding.ensureCertificate(intake) }
+        let started = try await blocking { try onboarding.start(intake) }
+        let (generation, thumbprint) = try await certificate
+        try await blocking { try onboarding.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint) }
+        step(3, "onboard start contoso: the customer gets code \(started.userCode ?? "?") for \(started.verificationUrl ?? "?")"
+             + " (valid until \(started.codeExpiresAt ?? "?")); meanwhile certificate generation \(generation) was issued into the vault")
+
+        // 4. The pause: the customer's Global Administrator signs in (here the simulator plays them).
+        step(4, "PAUSE: waiting for the customer's Global Administrator to sign in (the simulator plays the customer in 2 s)")
+        let code = started.userCode ?? ""
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { simulator.signIn(userCode: code) }
+        let record = try await blocking { try onboarding.resume(intake.tenant, wait: .poll(seconds: 60)) }
+        step(5, "UNPAUSE: signed in; POST /\(version.rawValue)/Organizations sent with the PFX and password from the vault")
+        Terminal.out("\n" + OnboardingOutput.describe(record))
+
+        // 6. What restore tooling gets (metadata only here: never print a password in a demo).
+        let credential = try RestoreCredential.retrieve(vault: vault, record: record, tenant: intake.tenant, purpose: "demo (metadata only)")
+        Terminal.out("\nrestore-credential contoso --metadata-only:\n" + String(decoding: credential.json(includeSecrets: false), as: UTF8.self))
+        Terminal.out("""
+
+            Everything of this run is in \(run). To look again:
+              export CERTVAULT_VAULT=\(vaultPath) CERTVAULT_KEY_FILE=\(keyFile) CERTVAULT_ONBOARDING=\(run)/onboarding
+              .build/release/certvault onboard status contoso
+              .build/release/certvault list
+              .build/release/certvault audit show
+            Against a real VB365 server (docs/onboarding.md):
+              certvault onboard start TENANT --org-name TENANT.onmicrosoft.com --url https://HOST:4443 --user 'DOMAIN\\user' \\
+                  --ca-file vb365.pem --vb365-password-file FILE
+              certvault onboard wait TENANT ...       (after the customer signed in)
+              certvault restore-credential TENANT
+
+            """)
+        guard record.state == .onboarded else {
+            throw CertVaultError(.onboardingState, "The demo did not reach 'onboarded' (state \(record.state.rawValue)).",
+                                 hint: record.failure?.hint ?? "Run it again with --verbose.")
+        }
+    }
+
+    private func step(_ number: Int, _ text: String) {
+        Terminal.out("[\(number)] \(text)\n")
+    }
+}
