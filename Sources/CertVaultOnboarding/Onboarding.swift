@@ -24,7 +24,7 @@ public final class Onboarding: @unchecked Sendable {
     public let store: OnboardingStore
     private let vault: Vault
     private let vaultLock = NSLock()
-    private let issuer: Issuer
+    let issuer: Issuer
     private let logger: Logger
     /// Seconds between `DeviceCode/check` polls.
     public var pollInterval: Double = 5
@@ -38,8 +38,9 @@ public final class Onboarding: @unchecked Sendable {
     }
 
     private static func now() -> String { UTCTime.dateTime(UTCTime.now()) }
+    static func timestamp() -> String { now() }
 
-    private func withVault<T>(_ body: (Vault) throws -> T) rethrows -> T {
+    func withVault<T>(_ body: (Vault) throws -> T) rethrows -> T {
         try vaultLock.withLock { try body(vault) }
     }
 

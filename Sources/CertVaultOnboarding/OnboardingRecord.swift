@@ -92,8 +92,39 @@ public struct OnboardingRecord: Codable, Sendable, Hashable {
         public var note: String
     }
 
+    /// A certificate rotation under way or last done: a new generation pushed to VB365 with
+    /// `PUT /vN/Organizations/{id}`.
+    public struct Rotation: Codable, Sendable, Hashable {
+        public enum Phase: String, Codable, Sendable {
+            /// The new certificate waits for the customer's sign-in (`configureApplication`).
+            case awaitingCustomer = "awaiting-customer"
+            /// The PUT is being (or was perhaps) sent.
+            case updating
+            /// VB365 reports the new certificate; the old generation is superseded.
+            case done
+            /// VB365 refused; the old generation is still the active one.
+            case failed
+            /// The code ran out: `rotate TENANT` again gets a new one (the new generation is kept).
+            case expired
+        }
+        public var phase: Phase
+        public var generation: Int
+        public var thumbprint: String
+        /// The generation it replaces.
+        public var previousGeneration: Int?
+        public var configureApplication: Bool
+        public var userCode: String?
+        public var verificationUrl: String?
+        public var codeExpiresAt: String?
+        public var failure: Failure?
+        public var started: String
+        public var updated: String
+    }
+
     public var intake: Intake
     public var state: State
+    /// The last rotation, if any.
+    public var rotation: Rotation?
     public var serverURL: String
     public var apiVersion: String?
     public var userCode: String?

@@ -19,7 +19,7 @@ struct CertVault: AsyncParsableCommand {
         version: version,
         subcommands: [
             DemoCommand.self, InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
-            VaultCommand.self, AuditCommand.self, OnboardCommand.self, RestoreCredentialCommand.self, VB365Command.self,
+            VaultCommand.self, AuditCommand.self, OnboardCommand.self, RotateCommand.self, RestoreCredentialCommand.self, VB365Command.self,
             InspectCommand.self, PolicyCommand.self, VersionCommand.self,
         ]
     )

@@ -289,3 +289,85 @@ struct OnboardingTests {
         #expect(audit.count >= 3)
     }
 }
+
+@Suite("Rotation: a new generation pushed with PUT, the old one active until VB365 has the new")
+struct RotationTests {
+    func onboarded(_ world: World) throws -> TenantID {
+        let started = try world.start("contoso")
+        world.simulator.signIn(userCode: started.userCode!)
+        #expect(try world.onboarding().resume(try TenantID("contoso")).state == .onboarded)
+        return try TenantID("contoso")
+    }
+
+    @Test("with configureApplication: a fresh code, the pause, then PUT; the old generation becomes superseded", arguments: [VB365APIVersion.v6, .v8])
+    func rotateWithSignIn(version: VB365APIVersion) throws {
+        let world = try World(version)
+        let tenant = try onboarded(world)
+        let organizationId = try #require(world.simulator.storedOrganizations().first?.id)
+        let paused = try world.onboarding().rotate(tenant)
+        let rotation = try #require(paused.rotation)
+        #expect(rotation.phase == .awaitingCustomer)
+        #expect(rotation.generation == 2)
+        #expect(rotation.previousGeneration == 1)
+        #expect(try world.vault().summary(tenant: tenant, generation: 1).metadata.status == .active, "still active while paused")
+        #expect(try world.onboarding().resumeRotation(tenant).rotation?.phase == .awaitingCustomer)
+
+        world.simulator.signIn(userCode: try #require(rotation.userCode))
+        let done = try world.onboarding().resumeRotation(tenant)
+        #expect(done.rotation?.phase == .done)
+        #expect(done.generation == 2)
+        #expect(done.reportedThumbprint == rotation.thumbprint)
+        #expect(world.simulator.certificateGenerations(organizationId: organizationId) == 2)
+        let put = try #require(world.simulator.received().first { $0.method == "PUT" })
+        #expect(put.requestBody?["configureApplication"] == .bool(true))
+        #expect(put.requestBody?["userCode"]?.stringValue == rotation.userCode)
+        #expect(put.requestBody?["exchangeOnlineSettings"]?["applicationId"]?.stringValue == done.applicationId)
+        let vault = try world.vault()
+        #expect(try vault.summary(tenant: tenant, generation: 1).metadata.status == .superseded)
+        let new = try vault.summary(tenant: tenant, generation: 2).metadata
+        #expect(new.status == .active)
+        #expect(new.vb365OrganizationID == organizationId)
+        let credential = try RestoreCredential.retrieve(vault: vault, record: done, tenant: tenant, purpose: "test")
+        #expect(credential.generation == 2)
+        #expect(credential.matchesVB365)
+        let old = try RestoreCredential.retrieve(vault: vault, record: done, tenant: tenant, generation: 1, purpose: "test")
+        #expect(old.warnings.contains { $0.contains("superseded") })
+    }
+
+    @Test("without configureApplication the PUT goes at once")
+    func rotateDirectly() throws {
+        let world = try World(.v7)
+        let tenant = try onboarded(world)
+        let done = try world.onboarding().rotate(tenant, configureApplication: false)
+        #expect(done.rotation?.phase == .done)
+        #expect(world.simulator.received().first { $0.method == "PUT" }?.requestBody?["configureApplication"] == nil)
+    }
+
+    @Test("a PUT VB365 refuses leaves the old generation active and nothing lost; the next rotate reuses the new generation")
+    func refusedRotation() throws {
+        let world = try World(.v8)
+        let tenant = try onboarded(world)
+        world.simulator.failNext("PUT Organizations/{id}", status: 400)
+        let failed = try world.onboarding().rotate(tenant, configureApplication: false)
+        #expect(failed.rotation?.phase == .failed)
+        #expect(failed.generation == 1)
+        let vault = try world.vault()
+        #expect(try vault.summary(tenant: tenant, generation: 1).metadata.status == .active)
+        #expect(try vault.summary(tenant: tenant, generation: 2).metadata.vb365OrganizationID == nil)
+        let credential = try RestoreCredential.retrieve(vault: vault, record: failed, tenant: tenant, purpose: "test")
+        #expect(credential.generation == 1, "restores keep using what VB365 has")
+        let retried = try world.onboarding().rotate(tenant, configureApplication: false)
+        #expect(retried.rotation?.phase == .done)
+        #expect(retried.rotation?.generation == 3, "a failed rotation is not carried on; a new generation is issued")
+        #expect(try vault.summary(tenant: tenant, generation: 2).metadata.status == .retired, "the refused one is kept, retired")
+        #expect(try vault.summary(tenant: tenant, generation: 1).metadata.status == .superseded)
+    }
+
+    @Test("rotate --due finds tenants inside the renewal window")
+    func due() throws {
+        let world = try World()
+        _ = try onboarded(world)
+        #expect(try world.onboarding().dueForRotation(withinDays: 30).isEmpty)
+        #expect(try world.onboarding().dueForRotation(withinDays: 800).map(\.record.intake.tenant.rawValue) == ["contoso"])
+    }
+}

@@ -12,15 +12,36 @@ struct ListCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Only active generations that expire within this period, e.g. 60d (days).", valueName: "Nd"))
+    var expiring: String?
+
+    func validate() throws {
+        if let expiring, Self.days(expiring) == nil { throw ValidationError("--expiring takes a number of days such as 60d.") }
+    }
+
+    static func days(_ text: String) -> Int? {
+        let digits = text.hasSuffix("d") ? String(text.dropLast()) : text
+        guard let value = Int(digits), (0...36_500).contains(value) else { return nil }
+        return value
+    }
+
     func run() throws {
         let opened = try vault.open()
-        let entries = try opened.list()
+        var entries = try opened.list()
+        if let expiring, let days = Self.days(expiring) {
+            let limit = UTCTime.dateTime(UTCTime.now() + Int64(days) * 86_400)
+            entries = entries.filter { $0.metadata.status == .active && $0.metadata.notAfter <= limit }
+        }
         if let warning = opened.indexWarning { Terminal.err("certvault: warning: \(warning)\n") }
         if json {
             Terminal.out(try Terminal.json(entries) + "\n")
             return
         }
         guard !entries.isEmpty else {
+            if let expiring {
+                Terminal.out("No active certificate expires within \(expiring).\n")
+                return
+            }
             Terminal.out("The vault is empty. Issue a certificate with 'certvault issue TENANT'.\n")
             return
         }
