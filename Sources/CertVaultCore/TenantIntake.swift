@@ -31,19 +31,7 @@ public struct TenantIntake: Hashable, Sendable {
             CertVaultError(.invalidInput, "\(source):\(line): \(message).",
                            hint: "The file needs a header row with 'tenant' and optionally 'org' and 'domain'.")
         }
-        var rows: [(line: Int, fields: [String])] = []
-        var lineNumber = 0
-        // "\r\n" is one Character in Swift, so split on both forms.
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            lineNumber += 1
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
-            guard let fields = splitCSVLine(line) else {
-                throw fail(lineNumber, "a quoted field is not closed, or text follows its closing quote")
-            }
-            rows.append((lineNumber, fields))
-        }
+        let rows = try CSVTable.rows(text, source: source)
         guard let header = rows.first else { throw fail(1, "the file has no header row") }
         let columns = header.fields.map { $0.trimmingSpaces().lowercased() }
         for column in columns where !csvColumns.contains(column) {
@@ -76,8 +64,34 @@ public struct TenantIntake: Hashable, Sendable {
         guard !result.isEmpty else { throw fail(header.line, "the file lists no tenants") }
         return result
     }
+}
 
-    private static func splitCSVLine(_ line: Substring) -> [String]? {
+/// RFC 4180 CSV as certvault reads it: a header row, one record per line, comma separated,
+/// fields optionally in double quotes with `""` for a quote (a quoted field cannot span lines).
+/// Blank lines and lines starting with `#` are skipped.
+public enum CSVTable {
+    /// Every record with its line number, the header first.
+    ///
+    /// - Throws: ``CertVaultError`` `invalid-input` naming the file and line of a malformed line.
+    public static func rows(_ text: String, source: String) throws -> [(line: Int, fields: [String])] {
+        var rows: [(line: Int, fields: [String])] = []
+        var lineNumber = 0
+        // "\r\n" is one Character in Swift, so split on both forms.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            lineNumber += 1
+            var line = Substring(rawLine)
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
+            guard let fields = splitCSVLine(line) else {
+                throw CertVaultError(.invalidInput, "\(source):\(lineNumber): a quoted field is not closed, or text follows its closing quote.",
+                                     hint: "Quote a field that holds a comma, and double a quote inside quotes (\"\").")
+            }
+            rows.append((lineNumber, fields))
+        }
+        return rows
+    }
+
+    static func splitCSVLine(_ line: Substring) -> [String]? {
         var fields: [String] = []
         var field = ""
         var quoted = false
@@ -118,7 +132,8 @@ public struct TenantIntake: Hashable, Sendable {
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    /// The text without leading and trailing spaces and tabs.
+    public func trimmingSpaces() -> String {
         var text = Substring(self)
         while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
         while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }

@@ -166,3 +166,67 @@ struct DemoCommandTests {
         #expect(again.status == 0, "a second run gets a folder of its own")
     }
 }
+
+@Suite("certvault onboard start --from: many tenants at once")
+struct BulkOnboardTests {
+    @Test("200 tenants from a CSV, signed in at once: all onboarded, none duplicated, all recorded, codes exported")
+    func twoHundred() throws {
+        let world = try OnboardingWorld(.v8) { $0.signInAfter = 0 }
+        var csv = "tenant,org_name,display_name,region,services,ticket\n"
+        for index in 0..<200 { csv += "t\(index),t\(index).onmicrosoft.com,\"Tenant \(index), Ltd\",Worldwide,exchange;sharepoint,T-\(index)\n" }
+        let file = try world.dir.write("tenants.csv", csv)
+        let export = world.dir.file("codes.csv")
+        let output = try world.run(["onboard", "start", "--from", file, "--jobs", "8", "--wait", "120", "--export", export, "--json"])
+        #expect(output.status == 0, "\(output.stderr.suffix(2000))")
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]])
+        #expect(records.count == 200)
+        #expect(records.allSatisfy { $0["state"] as? String == "onboarded" })
+        let organizations = world.simulator.storedOrganizations()
+        #expect(organizations.count == 200)
+        #expect(Set(organizations.compactMap(\.officeName)).count == 200, "no duplicates")
+        #expect(world.posts() == 200, "one POST per tenant")
+        #expect(Set(records.compactMap { $0["organizationId"] as? String }) == Set(organizations.compactMap(\.id)))
+        let exported = try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n")
+        #expect(exported.count == 201)
+        #expect(exported[1].contains("\"Tenant 0, Ltd\"") || exported.contains { $0.contains("\"Tenant 0, Ltd\"") })
+        #expect(try TemporaryDirectory.mode(export) == 0o600)
+        let listed = try world.run(["list", "--json"])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        #expect(entries.count == 200)
+        let status = try world.run(["onboard", "status", "t7", "--json"])
+        #expect(try world.json(status)["intake"].flatMap { ($0 as? [String: Any])?["providerFields"] as? [String: String] } == ["ticket": "T-7"])
+    }
+
+    @Test("a bad row stops everything before the first call, naming file and line")
+    func badRow() throws {
+        let world = try OnboardingWorld()
+        let file = try world.dir.write("tenants.csv", "tenant,org_name,region\na,a.onmicrosoft.com,Worldwide\nb,b.onmicrosoft.com,Mars\n")
+        let output = try world.run(["onboard", "start", "--from", file])
+        #expect(output.status == 1)
+        #expect(output.stderr.contains("tenants.csv:3"))
+        #expect(output.stderr.contains("Mars"))
+        #expect(world.simulator.received().isEmpty)
+        let json = try world.dir.write("tenants.json", #"[{"tenant":"a","orgName":"a.onmicrosoft.com"},{"tenant":"a","orgName":"b.onmicrosoft.com"}]"#)
+        let duplicate = try world.run(["onboard", "start", "--from", json])
+        #expect(duplicate.status == 1)
+        #expect(duplicate.stderr.contains("listed again"))
+    }
+
+    @Test("JSON intake, then wait --all picks up every paused tenant")
+    func jsonAndWaitAll() throws {
+        let world = try OnboardingWorld(.v6)
+        let file = try world.dir.write("tenants.json", #"""
+            [{"tenant":"a","orgName":"a.onmicrosoft.com","services":["exchange","teams"],"fields":{"crm":"42"}},
+             {"tenant":"b","orgName":"b.onmicrosoft.com","region":"Germany"}]
+            """#)
+        let started = try world.run(["onboard", "start", "--from", file, "--export", world.dir.file("codes.json")])
+        #expect(started.status == 0, "\(started.stderr)")
+        let codes = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: world.dir.file("codes.json")))) as? [[String: Any]])
+        #expect(codes.count == 2)
+        for code in codes { world.simulator.signIn(userCode: code["userCode"] as! String) }
+        let waited = try world.run(["onboard", "wait", "--all", "--interval", "0.2", "--max-wait", "30"])
+        #expect(waited.status == 0, "\(waited.stderr)")
+        #expect(world.simulator.storedOrganizations().count == 2)
+        #expect(world.simulator.storedOrganizations().first { $0.officeName == "b.onmicrosoft.com" }?.region == .germany)
+    }
+}

@@ -107,10 +107,19 @@ struct OnboardStartCommand: AsyncParsableCommand {
         abstract: "Get a device code for the tenant's customer, issue its certificate meanwhile if needed, and pause (or wait)."
     )
 
-    @Argument(help: "The tenant id (letters, digits, '-', '_', '.').") var tenant: String
+    @Argument(help: "The tenant id (letters, digits, '-', '_', '.'); omit with --from.") var tenant: String?
 
     @Option(name: .long, help: ArgumentHelp("The Microsoft 365 organization name, e.g. contoso.onmicrosoft.com.", valueName: "name"))
-    var orgName: String
+    var orgName: String?
+
+    @Option(name: .long, help: ArgumentHelp("Many tenants from a CSV or JSON file (docs/onboarding.md); every row is checked before anything is sent.", valueName: "file"))
+    var from: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --from: tenants worked on at once.", valueName: "n"))
+    var jobs: Int = 8
+
+    @Option(name: .long, help: ArgumentHelp("With --from: write every user code and URL to this new file (.csv or .json), for the portal or e-mail.", valueName: "path"))
+    var export: String?
 
     @Option(name: .long, help: ArgumentHelp("The customer's display name (default: the tenant id).", valueName: "name"))
     var displayName: String?
@@ -138,6 +147,13 @@ struct OnboardStartCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if from != nil {
+            guard tenant == nil, orgName == nil else { throw ValidationError("With --from, give no tenant and no --org-name: they come from the file.") }
+            guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1 to 64.") }
+        } else {
+            guard tenant != nil, orgName != nil else { throw ValidationError("Give a tenant and --org-name, or --from FILE.") }
+            guard export == nil else { throw ValidationError("--export goes with --from.") }
+        }
         guard VB365Region(rawValue: region) != nil else {
             throw ValidationError("--region must be one of \(VB365Region.allCases.map(\.rawValue).joined(separator: ", ")) (British 'Defence').")
         }
@@ -145,7 +161,11 @@ struct OnboardStartCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let intake = try Self.intake(tenant: tenant, orgName: orgName, displayName: displayName, region: region, services: services,
+        if let from {
+            try await BulkOnboarding(context: context, logging: logging, jobs: jobs, json: json).start(try IntakeFile.load(path: from), export: export, wait: wait)
+            return
+        }
+        let intake = try Self.intake(tenant: tenant!, orgName: orgName!, displayName: displayName, region: region, services: services,
                                      appName: appName, msid: msid, fields: field)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
         // The device code and the certificate at once: nobody waits for key generation.
@@ -197,7 +217,9 @@ struct OnboardWaitCommand: AsyncParsableCommand {
         abstract: "Poll VB365 until the customer has signed in, then add the organization."
     )
 
-    @Argument(help: "The tenant id.") var tenant: String
+    @Argument(help: "The tenant id (omit with --all).") var tenant: String?
+    @Flag(name: .long, help: "Every tenant awaiting the customer or with an unfinished add.") var all = false
+    @Option(name: .long, help: ArgumentHelp("With --all: tenants worked on at once.", valueName: "n")) var jobs: Int = 8
     @Option(name: .long, help: ArgumentHelp("Give up after this many seconds (the record stays as it is).", valueName: "seconds"))
     var maxWait: Double = 900
     @Option(name: .long, help: ArgumentHelp("Seconds between checks.", valueName: "seconds"))
@@ -206,8 +228,18 @@ struct OnboardWaitCommand: AsyncParsableCommand {
     @OptionGroup var context: OnboardingContextOptions
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        guard all == (tenant == nil) else { throw ValidationError("Give a tenant, or --all.") }
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1 to 64.") }
+    }
+
     func run() async throws {
-        let id = try TenantID(tenant)
+        if all {
+            let bulk = BulkOnboarding(context: context, logging: logging, jobs: jobs, json: json)
+            try await bulk.waitAll(seconds: maxWait, interval: interval)
+            return
+        }
+        let id = try TenantID(tenant!)
         let known = try context.makeStore().load(id)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
         onboarding.pollInterval = max(0.2, interval)

@@ -1,0 +1,149 @@
+import ArgumentParser
+import CertVaultCore
+import CertVaultOnboarding
+import CertVaultVB365
+import Foundation
+
+/// Many tenants at once: bounded concurrency, a progress display, an export of the codes.
+struct BulkOnboarding {
+    let context: OnboardingContextOptions
+    let logging: LoggingOptions
+    let jobs: Int
+    let json: Bool
+
+    /// One tenant's outcome.
+    enum Outcome: Sendable {
+        case record(OnboardingRecord)
+        case failure(TenantID, CertVaultError)
+    }
+
+    func start(_ intakes: [OnboardingRecord.Intake], export: String?, wait: Double?) async throws {
+        if let export, FileManager.default.fileExists(atPath: export) {
+            throw CertVaultError(.alreadyExists, "The export file '\(export)' exists.", hint: "certvault never overwrites a file; choose another name.")
+        }
+        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
+        let progress = Progress(total: intakes.count, interactive: Terminal.stderrIsTerminal)
+        let outcomes = try await run(intakes.map { ($0.tenant, $0) }, progress: progress, verb: "code for") { intake in
+            // The device code and the certificate at once.
+            async let certificate = blocking { try onboarding.ensureCertificate(intake) }
+            _ = try await blocking { try onboarding.start(intake) }
+            let (generation, thumbprint) = try await certificate
+            try await blocking { try onboarding.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint) }
+            return try onboarding.store.load(intake.tenant)!
+        }
+        progress.finish("\(outcomes.filter { if case .record = $0 { true } else { false } }.count) of \(intakes.count) tenants have a code")
+        let records = outcomes.compactMap { if case .record(let record) = $0 { record } else { nil } }
+        if let export { try Self.export(records, to: export) }
+        var final = outcomes
+        if let wait {
+            final = try await resume(records.map(\.intake.tenant), onboarding: onboarding, seconds: wait, interval: 5)
+        }
+        try report(final)
+    }
+
+    func waitAll(seconds: Double, interval: Double) async throws {
+        let store = try context.makeStore()
+        let pending = try store.all().filter { $0.state == .awaitingCustomer || $0.state == .addingOrganization }
+        guard !pending.isEmpty else {
+            Terminal.out(json ? "[]\n" : "No tenant is awaiting the customer or an unfinished add.\n")
+            return
+        }
+        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: pending[0].serverURL)
+        try report(try await resume(pending.map(\.intake.tenant), onboarding: onboarding, seconds: seconds, interval: interval))
+    }
+
+    private func resume(_ tenants: [TenantID], onboarding: Onboarding, seconds: Double, interval: Double) async throws -> [Outcome] {
+        onboarding.pollInterval = max(0.2, interval)
+        let progress = Progress(total: tenants.count, interactive: Terminal.stderrIsTerminal)
+        let outcomes = try await run(tenants.map { ($0, $0) }, progress: progress, verb: "resumed") { tenant in
+            try await blocking { try onboarding.resume(tenant, wait: .poll(seconds: seconds)) }
+        }
+        progress.finish("\(outcomes.filter { if case .record(let r) = $0 { r.state == .onboarded } else { false } }.count) of \(tenants.count) tenants onboarded")
+        return outcomes
+    }
+
+    /// Runs `body` for every item, at most `jobs` at once.
+    private func run<Item: Sendable>(_ items: [(TenantID, Item)], progress: Progress, verb: String,
+                                     _ body: @escaping @Sendable (Item) async throws -> OnboardingRecord) async throws -> [Outcome] {
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            var next = 0
+            var outcomes: [Outcome] = []
+            func add() {
+                guard next < items.count else { return }
+                let (tenant, item) = items[next]
+                next += 1
+                group.addTask {
+                    do {
+                        return .record(try await body(item))
+                    } catch let error as CertVaultError {
+                        return .failure(tenant, error)
+                    } catch let error as VB365Error {
+                        return .failure(tenant, error.error)
+                    } catch {
+                        return .failure(tenant, CertVaultError(.invalidInput, "Unexpected failure: \(error)."))
+                    }
+                }
+            }
+            for _ in 0..<min(jobs, items.count) { add() }
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .record(let record): progress.step("\(verb) \(record.intake.tenant): \(record.state.rawValue)")
+                case .failure(let tenant, _): progress.step("FAILED \(tenant)")
+                }
+                outcomes.append(outcome)
+                add()
+            }
+            return outcomes
+        }
+    }
+
+    private func report(_ outcomes: [Outcome]) throws {
+        let records = outcomes.compactMap { if case .record(let record) = $0 { record } else { nil } }.sorted { $0.intake.tenant < $1.intake.tenant }
+        let failures = outcomes.compactMap { if case .failure(let tenant, let error) = $0 { (tenant, error) } else { nil } }
+        if json {
+            Terminal.out(try OnboardingOutput.json(records))
+        } else {
+            Terminal.out("tenant\tstate\tuser code\tverification URL\tcode expires\tVB365 organization\n")
+            for record in records {
+                Terminal.out("\(record.intake.tenant)\t\(record.state.rawValue)\t\(record.userCode ?? "-")\t\(record.verificationUrl ?? "-")\t\(record.codeExpiresAt ?? "-")\t\(record.organizationId ?? "-")\n")
+            }
+        }
+        for (tenant, error) in failures { Terminal.err("certvault: \(tenant): \(error.reason)\(error.hint.map { "\n  hint: \($0)" } ?? "")\n") }
+        let troubled = records.filter { $0.state == .failed || $0.state == .expired }.count + failures.count
+        if troubled > 0 {
+            throw CertVaultError(.onboardingState, "\(troubled) of \(outcomes.count) tenants failed or expired; the others are recorded.",
+                                 hint: "See 'certvault onboard status'; fix the cause and use renew-code/resume for those.")
+        }
+    }
+
+    /// The codes and URLs for the provider's portal or e-mail: CSV or JSON by extension, a new 0600 file.
+    static func export(_ records: [OnboardingRecord], to path: String) throws {
+        let sorted = records.sorted { $0.intake.tenant < $1.intake.tenant }
+        let bytes: [UInt8]
+        if path.lowercased().hasSuffix(".json") {
+            struct Row: Encodable {
+                let tenant, displayName, orgName, region: String
+                let userCode, verificationUrl, expiresAt, message: String?
+            }
+            bytes = Array((try Terminal.json(sorted.map {
+                Row(tenant: $0.intake.tenant.rawValue, displayName: $0.intake.displayName, orgName: $0.intake.officeName,
+                    region: $0.intake.region.rawValue, userCode: $0.userCode, verificationUrl: $0.verificationUrl,
+                    expiresAt: $0.codeExpiresAt, message: $0.message)
+            }) + "\n").utf8)
+        } else {
+            func field(_ text: String?) -> String {
+                let value = text ?? ""
+                // A leading =, +, - or @ would be a formula in a spreadsheet.
+                let safe = value.first.map { "=+-@".contains($0) } == true ? "'" + value : value
+                return "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            }
+            var text = "tenant,display_name,org_name,region,user_code,verification_url,expires_at,message\n"
+            for record in sorted {
+                text += [record.intake.tenant.rawValue, record.intake.displayName, record.intake.officeName, record.intake.region.rawValue,
+                         record.userCode, record.verificationUrl, record.codeExpiresAt, record.message].map(field).joined(separator: ",") + "\n"
+            }
+            bytes = Array(text.utf8)
+        }
+        try PrivateFiles.writeNewFileAtomically(path, bytes: bytes)
+    }
+}
