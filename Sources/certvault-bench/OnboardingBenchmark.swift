@@ -1,0 +1,136 @@
+import ArgumentParser
+import CertVaultCore
+import Foundation
+
+/// Onboards N tenants against the simulator (sign-in simulated at once) with `certvault onboard
+/// start --from FILE --wait`, and the same calls made by a minimal shell script with `openssl`
+/// and `curl` (the by-hand way: key and certificate, PKCS#12, base64, DeviceCode, check,
+/// Organizations), in the same run. Reports wall time and client CPU per tenant, and ratios.
+/// The simulator is a separate process, so its work is in neither side's CPU.
+struct OnboardingBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "onboarding",
+        abstract: "Onboard N tenants with certvault and with an openssl+curl shell script against the simulator; wall time and CPU per tenant."
+    )
+
+    @Option(help: "Tenants per side.") var tenants = 500
+    @Option(help: "certvault's --jobs.") var jobs = 8
+    @Option(help: "Parallel workers for the shell script (1: one tenant after another, as by hand).") var scriptJobs = 1
+    @Option(help: "API version served by the simulator.") var apiVersion = "v8"
+
+    func run() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-onboarding-\(getpid())").path
+        try PrivateFiles.makePrivateDirectory(work)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("certvault").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw ValidationError("\(binary) is missing: swift build -c release") }
+
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: binary)
+        simulator.arguments = ["vb365", "simulate", "--port", "0", "--api-version", apiVersion, "--sign-in-after", "0",
+                               "--state-dir", "\(work)/sim", "--ready-file", "\(work)/ready.json"]
+        simulator.standardOutput = FileHandle.nullDevice
+        try simulator.run()
+        defer {
+            simulator.terminate()
+            simulator.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: "\(work)/ready.json") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let facts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(work)/ready.json"))) as? [String: String] ?? [:]
+        guard let url = facts["url"], let ca = facts["caFile"], let passwordFile = facts["passwordFile"] else { throw ValidationError("simulator did not start") }
+
+        // certvault: a vault, then one command for every tenant.
+        var csv = "tenant,org_name,display_name\n"
+        for index in 0..<tenants { csv += "cv\(index),cv\(index).onmicrosoft.com,CV \(index)\n" }
+        try PrivateFiles.writeNewFile("\(work)/tenants.csv", bytes: Array(csv.utf8))
+        let env = ["CERTVAULT_VAULT": "\(work)/vault", "CERTVAULT_KEY_FILE": "\(work)/key/root.key", "CERTVAULT_ONBOARDING": "\(work)/onboarding",
+                   "CERTVAULT_VB365_URL": url, "CERTVAULT_VB365_USER": "VB365\\admin"]
+        _ = try Self.run(binary, ["init"], env: env)
+        let ours = try Self.measure {
+            try Self.run(binary, ["onboard", "start", "--from", "\(work)/tenants.csv", "--jobs", "\(jobs)", "--wait", "3600", "--json",
+                                  "--ca-file", ca, "--vb365-password-file", passwordFile, "--policy", "policy/default.toml"], env: env)
+        }
+
+        // The by-hand way, as a shell script.
+        let script = "\(work)/by-hand.sh"
+        try PrivateFiles.writeNewFile(script, bytes: Array(Self.script.utf8))
+        let theirs = try Self.measure {
+            try Self.run("/bin/sh", [script, url, ca, passwordFile, apiVersion, "\(tenants)", "\(scriptJobs)", "\(work)/by-hand"], env: [:])
+        }
+        let organizations = try Self.run("/usr/bin/env", ["curl", "-s", "--cacert", ca, "\(url)/_simulator/organizations"], env: [:])
+        let stored = (try? JSONSerialization.jsonObject(with: organizations.data) as? [[String: Any]])?.count ?? -1
+
+        print("Onboarding \(tenants) tenants per side against the simulator (API \(apiVersion), sign-in simulated at once, RSA-2048, 3DES PFX)")
+        print("organizations in the simulator afterwards: \(stored) (expected \(2 * tenants))")
+        print("")
+        print("side                                   wall s   per tenant ms   client CPU per tenant ms")
+        print(String(format: "certvault onboard --from --jobs %-4d %9.1f   %13.1f   %24.1f", jobs, ours.wall, ours.wall / Double(tenants) * 1000,
+                     ours.cpu / Double(tenants) * 1000))
+        print(String(format: "openssl + curl script, %2d worker(s) %9.1f   %13.1f   %24.1f", scriptJobs, theirs.wall,
+                     theirs.wall / Double(tenants) * 1000, theirs.cpu / Double(tenants) * 1000))
+        print(String(format: "ratio certvault/script                %7.2f   %13.2f   %24.2f", ours.wall / theirs.wall, ours.wall / theirs.wall,
+                     ours.cpu / theirs.cpu))
+    }
+
+    static let script = #"""
+        #!/bin/sh
+        # The by-hand way, minimal: per tenant a key and certificate with openssl, a PFX with a
+        # random password, base64, a device code, the (simulated) sign-in check, the add.
+        # No vault, passwords on command lines: what certvault replaces.
+        set -eu
+        url=$1 ca=$2 pwfile=$3 v=$4 n=$5 jobs=$6 dir=$7
+        mkdir -p "$dir"; cd "$dir"
+        pw=$(cat "$pwfile")
+        af=""; [ "$v" != "v6" ] && af="&disable_antiforgery_token=true"
+        token=$(curl -s --cacert "$ca" --data-urlencode "grant_type=password" --data-urlencode 'username=VB365\admin' \
+                --data-urlencode "password=$pw" -d "x=1$af" "$url/$v/token" | sed 's/.*"access_token" *: *"\([^"]*\)".*/\1/')
+        one() {
+            t=sh$1
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout $t.key -out $t.crt -days 730 -sha256 -subj "/CN=$t" 2>/dev/null
+            p=$(openssl rand -hex 16)
+            openssl pkcs12 -export -inkey $t.key -in $t.crt -name "$t" -passout pass:$p -out $t.pfx \
+                -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 -iter 10000
+            b64=$(base64 -w0 $t.pfx)
+            code=$(curl -s --cacert "$ca" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                   -d '{"targetRegion":"Worldwide"}' "$url/$v/DeviceCode" | sed 's/.*"userCode" *: *"\([^"]*\)".*/\1/')
+            curl -s --cacert "$ca" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                 -d "{\"userCode\":\"$code\"}" "$url/$v/DeviceCode/check" >/dev/null
+            s="{\"useApplicationOnlyAuth\":true,\"applicationCertificate\":\"$b64\",\"applicationCertificatePassword\":\"$p\"}"
+            printf '{"type":"Office365","region":"Worldwide","officeName":"%s.onmicrosoft.com","userCode":"%s","newApplicationName":"%s","isExchangeOnline":true,"isSharePointOnline":true,"isTeamsOnline":true,"exchangeOnlineSettings":%s,"sharePointOnlineSettings":%s}' \
+                "$t" "$code" "$t" "$s" "$s" > $t.json
+            curl -s -o /dev/null --cacert "$ca" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                 --data-binary @$t.json "$url/$v/Organizations"
+        }
+        i=0
+        while [ $i -lt "$n" ]; do
+            j=0
+            while [ $j -lt "$jobs" ] && [ $i -lt "$n" ]; do one $i & i=$((i + 1)); j=$((j + 1)); done
+            wait
+        done
+        """#
+
+    struct Result { let status: Int32; let data: Data }
+
+    static func run(_ executable: String, _ arguments: [String], env: [String: String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("\(executable) \(arguments.prefix(3).joined(separator: " ")) failed (\(process.terminationStatus))") }
+        return Result(status: process.terminationStatus, data: data)
+    }
+
+    static func measure(_ body: () throws -> Result) throws -> (wall: Double, cpu: Double) {
+        let cpu0 = VB365Benchmark.cpu(RUSAGE_CHILDREN)
+        let start = Date()
+        _ = try body()
+        return (Date().timeIntervalSince(start), VB365Benchmark.cpu(RUSAGE_CHILDREN) - cpu0)
+    }
+}
