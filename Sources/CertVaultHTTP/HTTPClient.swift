@@ -102,7 +102,7 @@ public final class HTTPClient {
         set(CURLOPT_PROTOCOLS_STR, configuration.allowPlainHTTPToLoopback ? "https,http" : "https")
         set(CURLOPT_USERAGENT, configuration.userAgent)
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
-        set(CURLOPT_TIMEOUT_MS, Int(configuration.totalTimeout * 1000))
+        set(CURLOPT_TIMEOUT_MS, Int((request.totalTimeout ?? configuration.totalTimeout) * 1000))
         set(CURLOPT_ACCEPT_ENCODING, "")
         if !request.mayBeRepeated { set(CURLOPT_FRESH_CONNECT, 1) }
         _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorBuffer)
@@ -115,7 +115,6 @@ public final class HTTPClient {
         }
         if let body = request.body {
             _ = CCertVaultShims_curl_easy_setopt_off_t(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-            _ = body.withUnsafeBytes { CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
         }
         for (name, value) in request.headers + [("Expect", "")] {
             headerList = curl_slist_append(headerList, "\(name): \(value)")
@@ -141,7 +140,19 @@ public final class HTTPClient {
         }
         _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_HEADERDATA, sinkPointer)
 
-        let code = curl_easy_perform(curl)
+        // The body is handed over without a copy (CURLOPT_POSTFIELDS, not COPYPOSTFIELDS): it
+        // may hold a password, and a copy inside libcurl would be freed without being wiped.
+        // The pointer is valid for exactly the duration of the perform.
+        let code: CURLcode
+        if let body = request.body {
+            code = body.withUnsafeBytes { raw in
+                _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                defer { _ = CCertVaultShims_curl_easy_setopt_pointer(curl, CURLOPT_POSTFIELDS, nil) }
+                return curl_easy_perform(curl)
+            }
+        } else {
+            code = curl_easy_perform(curl)
+        }
         guard code == CURLE_OK else {
             let detail = String(validatingCString: errorBuffer) ?? ""
             throw transportError(code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
@@ -153,10 +164,17 @@ public final class HTTPClient {
     }
 
     private func applyTrust(_ curl: UnsafeMutableRawPointer) throws {
-        func set(_ option: CURLoption, _ value: Int) { _ = CCertVaultShims_curl_easy_setopt_long(curl, option, value) }
-        func set(_ option: CURLoption, _ value: String) { _ = CCertVaultShims_curl_easy_setopt_string(curl, option, value) }
-        set(CURLOPT_SSL_VERIFYPEER, 1)
-        set(CURLOPT_SSL_VERIFYHOST, 2)
+        // Trust settings must take effect or the request must not go out.
+        func set(_ option: CURLoption, _ value: Int) throws {
+            let result = CCertVaultShims_curl_easy_setopt_long(curl, option, value)
+            guard result == CURLE_OK else { throw Self.unsupported(option, result) }
+        }
+        func set(_ option: CURLoption, _ value: String) throws {
+            let result = CCertVaultShims_curl_easy_setopt_string(curl, option, value)
+            guard result == CURLE_OK else { throw Self.unsupported(option, result) }
+        }
+        try set(CURLOPT_SSL_VERIFYPEER, 1)
+        try set(CURLOPT_SSL_VERIFYHOST, 2)
         switch configuration.trust {
         case .systemStore:
             break
@@ -164,19 +182,24 @@ public final class HTTPClient {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw CertVaultError(.httpTransport, "The CA file '\(path)' cannot be read.", hint: "Check the path given for the server's CA certificate.")
             }
-            set(CURLOPT_CAINFO, path)
+            try set(CURLOPT_CAINFO, path)
         case .pinnedPublicKey(let pin, let caFile):
             guard pin.hasPrefix("sha256//") else {
                 throw CertVaultError(.httpTransport, "The public-key pin must look like 'sha256//<base64>'.",
                                      hint: "Take it from the simulator's output or compute it with openssl (see docs).")
             }
-            if let caFile { set(CURLOPT_CAINFO, caFile) }
-            set(CURLOPT_PINNEDPUBLICKEY, pin)
+            if let caFile { try set(CURLOPT_CAINFO, caFile) }
+            try set(CURLOPT_PINNEDPUBLICKEY, pin)
         case .insecureNoVerification:
             logger.warning("TLS verification is OFF: the server's identity is not checked and anyone on the network path can read the credentials sent")
-            set(CURLOPT_SSL_VERIFYPEER, 0)
-            set(CURLOPT_SSL_VERIFYHOST, 0)
+            try set(CURLOPT_SSL_VERIFYPEER, 0)
+            try set(CURLOPT_SSL_VERIFYHOST, 0)
         }
+    }
+
+    private static func unsupported(_ option: CURLoption, _ result: CURLcode) -> CertVaultError {
+        CertVaultError(.httpTLS, "This libcurl cannot apply TLS setting \(option.rawValue): \(String(cString: curl_easy_strerror(result))).",
+                       hint: "Install libcurl with OpenSSL (Debian's libcurl4-openssl-dev); nothing was sent.")
     }
 
     private func checkURL(_ text: String) throws {
@@ -187,7 +210,7 @@ public final class HTTPClient {
         case "https":
             return
         case "http":
-            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+            let loopback = Self.isLoopback(host)
             guard configuration.allowPlainHTTPToLoopback, loopback else {
                 throw CertVaultError(.httpURL, "Plain http:// is refused for '\(host)': credentials would cross the network unencrypted.",
                                      hint: loopback ? "Allow plain HTTP to loopback explicitly, or use https://." : "Use https://.")
@@ -197,11 +220,23 @@ public final class HTTPClient {
         }
     }
 
+    /// `localhost`, an IPv4 address in 127.0.0.0/8, or ::1; a name that merely starts with
+    /// "127." is not one.
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 { return bare == "::1" || withUnsafeBytes(of: v6) { Array($0) } == [UInt8](repeating: 0, count: 15) + [1] }
+        return false
+    }
+
     private func transportError(_ code: CURLcode, detail: String, url: String, overLimit: Bool) -> CertVaultError {
         let hint: String
         switch code {
         case CURLE_PEER_FAILED_VERIFICATION:
-            hint = "The server's certificate is not trusted. Give its CA certificate (the VB365 server's self-signed certificate) as a CA file, or pin its public key."
+            hint = "The server's certificate is not trusted. Give its CA certificate (the VB365 server's self-signed certificate) as a CA file (--ca-file), optionally with its public-key pin (--pin) as well."
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
             hint = "The server's public key does not match the pin: the pin is outdated, or this is not the server you expect."
         case CURLE_OPERATION_TIMEDOUT:

@@ -14,14 +14,18 @@ public struct HTTPRequest: Sendable {
     /// it then goes over a fresh connection, because libcurl silently sends a request again
     /// when a reused keep-alive connection dies before any answer.
     public var mayBeRepeated: Bool
+    /// Seconds for the whole exchange, when this request needs another limit than the client's.
+    public var totalTimeout: Double?
 
     /// Creates a request.
-    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, mayBeRepeated: Bool = true) {
+    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, mayBeRepeated: Bool = true,
+                totalTimeout: Double? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.mayBeRepeated = mayBeRepeated
+        self.totalTimeout = totalTimeout
     }
 }
 

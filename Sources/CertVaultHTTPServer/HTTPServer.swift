@@ -163,23 +163,25 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting and closes every open connection.
+    ///
+    /// Only descriptors still registered are touched, under the lock that their owners take to
+    /// unregister and close them, so a descriptor number reused elsewhere is never shut down.
+    /// The accept thread closes the listener itself once `accept` fails.
     public func stop() {
-        let (fd, open): (Int32, Set<Int32>) = lock.withLock {
-            if stopped { return (-1, []) }
+        lock.withLock {
+            guard !stopped else { return }
             stopped = true
-            return (listener, connections)
+            if listener >= 0 { shutdown(listener, Int32(SHUT_RDWR)) }
+            for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
         }
-        if fd >= 0 {
-            shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
-        }
-        for connection in open { shutdown(connection, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop(_ fd: Int32) {
+        defer { close(fd) }
         while true {
             let connection = accept(fd, nil, nil)
             if connection < 0 {
+                if lock.withLock({ stopped }) { return }
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return
             }
@@ -199,8 +201,10 @@ public final class HTTPServer: @unchecked Sendable {
             setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let thread = Thread { [self] in
                 serve(connection)
-                lock.withLock { _ = connections.remove(connection) }
-                close(connection)
+                lock.withLock {
+                    connections.remove(connection)
+                    close(connection)
+                }
             }
             thread.name = "http-connection"
             thread.start()

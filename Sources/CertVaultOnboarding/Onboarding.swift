@@ -87,6 +87,7 @@ public final class Onboarding: @unchecked Sendable {
     public func renewCode(_ tenant: TenantID) throws -> OnboardingRecord {
         try store.withTenantLock(tenant) {
             guard var record = try store.load(tenant) else { throw notStarted(tenant) }
+            try checkServer(record)
             switch record.state {
             case .onboarded:
                 throw CertVaultError(.onboardingState, "'\(tenant)' is already onboarded; it needs no code.")
@@ -161,6 +162,7 @@ public final class Onboarding: @unchecked Sendable {
     public func resume(_ tenant: TenantID, wait: Wait = .checkOnce) throws -> OnboardingRecord {
         try store.withTenantLock(tenant) {
             guard var record = try store.load(tenant) else { throw notStarted(tenant) }
+            try checkServer(record)
             let deadline: Date? = if case .poll(let seconds) = wait { Date().addingTimeInterval(seconds) } else { nil }
             while true {
                 switch record.state {
@@ -179,7 +181,13 @@ public final class Onboarding: @unchecked Sendable {
                     if case .assumeSignedIn = wait {
                         signedIn = true
                     } else {
-                        signedIn = try checkSignIn(&record)
+                        do {
+                            signedIn = try checkSignIn(&record)
+                        } catch let error as VB365Error where deadline.map({ Date() < $0 }) == true && error.status == nil || error.status.map({ $0 >= 500 || $0 == 429 }) == true {
+                            // A network or server hiccup while waiting: keep waiting until the deadline.
+                            guard let deadline, Date() < deadline else { throw error }
+                            logger.warning("\(tenant): checking the sign-in failed (\(error.error.reason)); trying again")
+                        }
                     }
                     if signedIn {
                         try add(&record)
@@ -216,6 +224,16 @@ public final class Onboarding: @unchecked Sendable {
             try finish(&record, found, note: "found in VB365 after an unfinished add")
             return
         }
+        if let last = record.lastAddAttempt, let sent = UTCTime.parse(last), UTCTime.now() - sent < Int64(repostGrace) {
+            // VB365 may still be creating it: do not send it again yet.
+            record.updated = Self.now()
+            record.history.append(.init(at: Self.now(), state: .addingOrganization,
+                                        note: "not in VB365 yet; the last add was sent less than \(Int(repostGrace)) s ago, so it is not sent again now"))
+            try store.save(record)
+            throw VB365Error(CertVaultError(.onboardingState, "'\(record.intake.tenant)' is not in VB365 yet, and its add was sent less than \(Int(repostGrace)) s ago.",
+                                            hint: "VB365 may still be creating it. Run 'certvault onboard resume \(record.intake.tenant)' again in a few minutes: it looks again before it sends anything."),
+                             outcomeUnknown: true)
+        }
         if codeExpired(record) {
             record.move(to: .expired, "the organization is not in VB365 and the device code ran out", at: Self.now())
             try store.save(record)
@@ -233,6 +251,7 @@ public final class Onboarding: @unchecked Sendable {
         }
         // Persisted before sending: a crash from here on is reconciled through GET.
         record.addAttempts += 1
+        record.lastAddAttempt = Self.now()
         record.move(to: .addingOrganization, "customer signed in; adding the organization (attempt \(record.addAttempts))", at: Self.now())
         try store.save(record)
 
@@ -262,6 +281,13 @@ public final class Onboarding: @unchecked Sendable {
         } catch let error as VB365Error where error.status != nil {
             record.failure = failure(error)
             let message = error.serverMessage ?? ""
+            let status = error.status ?? 0
+            if [401, 403, 404, 408, 429].contains(status) || message.localizedCaseInsensitiveContains("not been used to sign in") {
+                // VB365 did nothing with the code: the tenant can go on with it.
+                record.move(to: .awaitingCustomer, "the add was not carried out (HTTP \(status)): \(message)", at: Self.now())
+                try store.save(record)
+                throw error
+            }
             if message.localizedCaseInsensitiveContains("expired") {
                 record.move(to: .expired, "VB365: \(message)", at: Self.now())
             } else if message.localizedCaseInsensitiveContains("already been added"), let found = try findOrganization(record) {
@@ -275,15 +301,22 @@ public final class Onboarding: @unchecked Sendable {
     }
 
     /// Looks the tenant's organization up: by `msid` on v8 when known, by name otherwise.
+    /// Looks the tenant's organization up: by `msid` on v8 when known, and by name (a wrong
+    /// `msid` in the intake must not hide it). Fills in the details with `GET Organizations/{id}`
+    /// when the list leaves out the certificate thumbprint.
     public func findOrganization(_ record: OnboardingRecord) throws -> VB365Organization? {
         let name = record.intake.officeName.lowercased()
-        let candidates: [VB365Organization]
+        var found: VB365Organization?
         if let msid = record.intake.msid ?? record.msid, try client.apiVersion().hasMicrosoftTenantID {
-            candidates = try client.organizations(msid: msid)
-        } else {
-            candidates = try client.organizations()
+            found = try client.organizations(msid: msid).first
         }
-        return candidates.first { ($0.officeName ?? $0.name ?? "").lowercased() == name }
+        if found == nil {
+            found = try client.organizations().first { ($0.officeName ?? $0.name ?? "").lowercased() == name }
+        }
+        if let organization = found, organization.applicationCertificateThumbprint == nil, let id = organization.id {
+            found = try client.organization(id: id)
+        }
+        return found
     }
 
     private func finish(_ record: inout OnboardingRecord, _ organization: VB365Organization, note: String) throws {
@@ -292,10 +325,20 @@ public final class Onboarding: @unchecked Sendable {
         record.msid = organization.msid
         record.reportedThumbprint = organization.applicationCertificateThumbprint
         if let reported = organization.applicationCertificateThumbprint, let ours = record.thumbprint,
+           reported.uppercased() != ours.uppercased(),
+           let adopted = try withVault({ vault in
+               try vault.generations(of: record.intake.tenant).first { try vault.summary(tenant: record.intake.tenant, generation: $0).metadata.thumbprintSHA1.uppercased() == reported.uppercased() }
+           }) {
+            // VB365 has one of our own other generations (issued between two attempts): adopt it.
+            logger.info("\(record.intake.tenant): VB365 uses vault generation \(adopted), not \(record.generation ?? 0); recording that one")
+            record.generation = adopted
+            record.thumbprint = reported.uppercased()
+        }
+        if let reported = organization.applicationCertificateThumbprint, let ours = record.thumbprint,
            reported.uppercased() != ours.uppercased() {
             record.failure = OnboardingRecord.Failure(
                 reason: "VB365 reports certificate \(reported) for the organization, but the vault's generation \(record.generation ?? 0) is \(ours).",
-                hint: "Someone else may have added this organization with another certificate; check it in VB365 before going on.",
+                hint: "Someone else added this organization with a certificate certvault does not have. Check it in VB365; to give it ours, rotate once it is recorded, or remove it in VB365 and 'onboard start' again.",
                 status: nil, serverMessage: nil, errorCode: nil, at: Self.now())
             record.move(to: .failed, "thumbprint mismatch", at: Self.now())
             try store.save(record)
@@ -330,6 +373,35 @@ public final class Onboarding: @unchecked Sendable {
         }
         return OnboardingRecord.Failure(reason: error.error.reason, hint: hint, status: error.status, serverMessage: error.serverMessage,
                                         errorCode: error.errorCode, at: Self.now())
+    }
+
+    /// Seconds after an unconfirmed add during which it is not sent again (VB365 may still be
+    /// creating the organization).
+    public var repostGrace: Double = 180
+
+    /// Refuses to go on against another server than the one the tenant's code came from.
+    func checkServer(_ record: OnboardingRecord) throws {
+        func normal(_ url: String) -> String {
+            var text = url.lowercased()
+            while text.hasSuffix("/") { text.removeLast() }
+            for version in VB365APIVersion.allCases where text.hasSuffix("/" + version.rawValue) { text.removeLast(version.rawValue.count + 1) }
+            return text
+        }
+        guard normal(record.serverURL) == normal(client.configuration.serverURL) else {
+            throw CertVaultError(.onboardingState, "'\(record.intake.tenant)' is being onboarded on \(record.serverURL), not \(client.configuration.serverURL).",
+                                 hint: "Give --url \(record.serverURL) (or unset CERTVAULT_VB365_URL) to go on with it.")
+        }
+    }
+
+    /// Checks, without changing anything, that `start` may run for the tenant (so that a
+    /// certificate is not issued for a tenant that cannot start).
+    public func checkCanStart(_ intake: OnboardingRecord.Intake) throws {
+        try intake.validate()
+        if let existing = try store.load(intake.tenant), existing.state != .expired && existing.state != .failed {
+            throw CertVaultError(.onboardingState, "'\(intake.tenant)' is \(existing.state.rawValue) already.",
+                                 hint: existing.state == .onboarded ? "To give VB365 a new certificate use 'certvault rotate \(intake.tenant)'."
+                                     : "See 'certvault onboard status \(intake.tenant)'; continue with 'onboard wait' or 'onboard resume', or 'onboard renew-code'.")
+        }
     }
 
     private func notStarted(_ tenant: TenantID) -> CertVaultError {

@@ -143,6 +143,8 @@ public struct OnboardingRecord: Codable, Sendable, Hashable {
     public var reportedThumbprint: String?
     /// How many times `POST Organizations` was sent for this tenant.
     public var addAttempts: Int
+    /// When it was last sent, ISO 8601 UTC.
+    public var lastAddAttempt: String?
     public var failure: Failure?
     public var created: String
     public var updated: String

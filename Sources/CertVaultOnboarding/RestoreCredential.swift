@@ -115,13 +115,19 @@ public struct RestoreCredential: Sendable {
         lines.removeAll()
         if includeSecrets {
             bytes += Array(",\n  \"applicationCertificate\": \"\(Base64.encode(pfx))\"".utf8)
-            // The password is generated printable ASCII or a supplied one that was checked to be
-            // printable ASCII, so it needs no escaping beyond quote and backslash.
+            // JSON string escaping, byte by byte, straight from secure memory (UTF-8 above 0x7F
+            // passes as it is; control characters become \u00XX).
             bytes += Array(",\n  \"applicationCertificatePassword\": \"".utf8)
+            let hex = Array("0123456789abcdef".utf8)
             password.withUnsafeBytes { raw in
                 for byte in raw {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
-                    bytes.append(byte)
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                        bytes += [UInt8(ascii: "\\"), byte]
+                    } else if byte < 0x20 {
+                        bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                    } else {
+                        bytes.append(byte)
+                    }
                 }
             }
             bytes += Array("\"".utf8)

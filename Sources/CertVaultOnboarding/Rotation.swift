@@ -19,7 +19,8 @@ extension Onboarding {
             guard var record = try store.load(tenant) else {
                 throw CertVaultError(.onboardingState, "'\(tenant)' has no onboarding record.", hint: "Only onboarded tenants can be rotated.")
             }
-            guard record.state == .onboarded, record.organizationId != nil else {
+            try checkServer(record)
+            guard record.state == .onboarded, let organizationId = record.organizationId else {
                 throw CertVaultError(.onboardingState, "'\(tenant)' is not onboarded (state \(record.state.rawValue)); there is nothing to rotate in VB365.",
                                      hint: "Finish its onboarding first ('certvault onboard status \(tenant)').")
             }
@@ -32,6 +33,12 @@ extension Onboarding {
                 record.rotation = rotation
                 try store.save(record)
             } else {
+                if let failed = record.rotation, failed.phase == .failed, failed.generation != record.generation,
+                   try client.organization(id: organizationId).applicationCertificateThumbprint?.uppercased() == failed.thumbprint.uppercased() {
+                    // VB365 took it after all (the refusal was not the last word): record that instead.
+                    try completeRotation(&record, failed, try client.organization(id: organizationId))
+                    return record
+                }
                 if let failed = record.rotation, failed.phase == .failed, failed.generation != record.generation {
                     // VB365 never took it: keep it for the record, but not as an active certificate.
                     try withVault { vault in
@@ -63,6 +70,7 @@ extension Onboarding {
             guard var record = try store.load(tenant), var rotation = record.rotation else {
                 throw CertVaultError(.onboardingState, "'\(tenant)' has no rotation under way.", hint: "Start one with 'certvault rotate \(tenant)'.")
             }
+            try checkServer(record)
             let deadline: Date? = if case .poll(let seconds) = wait { Date().addingTimeInterval(seconds) } else { nil }
             while rotation.phase == .awaitingCustomer {
                 if codeRanOut(rotation.codeExpiresAt) {
@@ -119,11 +127,20 @@ extension Onboarding {
         return expires <= Self.timestamp()
     }
 
-    /// Sends the PUT (idempotent: retried on transport failures and 5xx by the client) and
-    /// confirms through GET that VB365 reports the new certificate.
+    /// Sends the PUT and confirms through GET that VB365 reports the new certificate. Looks
+    /// first, so that a PUT that went through before (its answer lost) is not sent again with a
+    /// user code that works once.
     private func pushRotation(_ record: inout OnboardingRecord) throws {
         guard var rotation = record.rotation, let organizationId = record.organizationId else { return }
         let tenant = record.intake.tenant
+        func reportsNew() throws -> VB365Organization? {
+            let organization = try client.organization(id: organizationId)
+            return organization.applicationCertificateThumbprint?.uppercased() == rotation.thumbprint.uppercased() ? organization : nil
+        }
+        if let done = try reportsNew() {
+            try completeRotation(&record, rotation, done)
+            return
+        }
         let (_, payload, _) = try withVault {
             try $0.readOut(tenant: tenant, generation: rotation.generation, purpose: "rotation: PUT Organizations")
         }
@@ -144,11 +161,22 @@ extension Onboarding {
         body.sharePointOnlineSettings = settings
         do {
             try client.updateOrganization(id: organizationId, body)
-        } catch let error as VB365Error where error.status != nil && !error.outcomeUnknown {
-            rotation.phase = .failed
+        } catch let error as VB365Error {
+            // Whatever the answer, VB365 may have applied it: look before calling it failed.
+            if let done = try? reportsNew() {
+                try completeRotation(&record, rotation, done)
+                return
+            }
             rotation.failure = OnboardingRecord.Failure(reason: error.error.reason, hint: error.error.hint, status: error.status,
                                                         serverMessage: error.serverMessage, errorCode: error.errorCode, at: Self.timestamp())
             rotation.updated = Self.timestamp()
+            if error.outcomeUnknown || error.status == nil {
+                // Unconfirmed: stays `updating`; the next `rotate --resume` looks first.
+                record.rotation = rotation
+                try store.save(record)
+                throw error
+            }
+            rotation.phase = .failed
             record.rotation = rotation
             record.history.append(.init(at: Self.timestamp(), state: record.state,
                                         note: "rotation to generation \(rotation.generation) refused; generation \(record.generation ?? 0) stays active"))
@@ -156,17 +184,24 @@ extension Onboarding {
             return
         }
         // Confirm: VB365 must report the new certificate before the old one is superseded.
-        let organization = try client.organization(id: organizationId)
-        guard organization.applicationCertificateThumbprint?.uppercased() == rotation.thumbprint.uppercased() else {
+        guard let organization = try reportsNew() else {
             rotation.phase = .failed
             rotation.failure = OnboardingRecord.Failure(
-                reason: "After the update VB365 reports certificate \(organization.applicationCertificateThumbprint ?? "none"), not the new \(rotation.thumbprint).",
+                reason: "After the update VB365 does not report the new certificate \(rotation.thumbprint).",
                 hint: "Check the organization in VB365; the previous generation stays active.", status: nil, serverMessage: nil, errorCode: nil,
                 at: Self.timestamp())
             record.rotation = rotation
             try store.save(record)
             return
         }
+        try completeRotation(&record, rotation, organization)
+    }
+
+    private func completeRotation(_ record: inout OnboardingRecord, _ rotation: OnboardingRecord.Rotation, _ organization: VB365Organization) throws {
+        var rotation = rotation
+        let tenant = record.intake.tenant
+        let intake = record.intake
+        guard let organizationId = record.organizationId else { return }
         try withVault { vault in
             try vault.updateMetadata(tenant: tenant, generation: rotation.generation, action: "entry.rotated-in") { metadata in
                 metadata.vb365OrganizationID = organizationId

@@ -185,12 +185,29 @@ public final class VB365Client: @unchecked Sendable {
     /// `POST /vN/Organizations`: adds an organization. Never repeated: when it fails with
     /// ``VB365Error/outcomeUnknown`` the organization may exist; look it up before trying again.
     public func addOrganization(_ organization: VB365Organization) throws -> VB365Organization {
-        try decode(call("POST", "Organizations", json: organization, repeat: .never, expect: [200, 201]))
+        // Creating the Entra application can take VB365 a while: a short timeout would only
+        // turn a success into an ambiguous outcome.
+        let sent = try call("POST", "Organizations", json: organization, repeat: .never, expect: [200, 201],
+                            timeout: max(configuration.http.totalTimeout, Self.addTimeout))
+        do {
+            return try decode(sent)
+        } catch let error as VB365Error {
+            // VB365 said yes but the answer cannot be read: the organization exists.
+            throw VB365Error(error.error, status: error.status, outcomeUnknown: true)
+        }
     }
 
+    /// Seconds `POST Organizations` may take in all.
+    public static let addTimeout: Double = 300
+
     /// `PUT /vN/Organizations/{id}` (204): changes an organization, e.g. its certificate.
+    ///
+    /// With `configureApplication` the body carries a user code that works once, so the call is
+    /// then never repeated (like an add); without it, it is idempotent and retried.
     public func updateOrganization(id: String, _ organization: VB365Organization) throws {
-        _ = try call("PUT", "Organizations/\(Self.pathSegment(id))", json: organization, repeat: .idempotent, expect: [204, 200])
+        let once = organization.configureApplication == true
+        _ = try call("PUT", "Organizations/\(Self.pathSegment(id))", json: organization, repeat: once ? .never : .idempotent, expect: [204, 200],
+                     timeout: once ? max(configuration.http.totalTimeout, Self.addTimeout) : nil)
     }
 
     /// Logs in now (the calls above log in on their own when needed).
@@ -252,14 +269,18 @@ public final class VB365Client: @unchecked Sendable {
         let call: String
     }
 
-    private func call(_ method: String, _ path: String, json: (any Encodable)? = nil, repeat: Repeat, expect: Set<Int>) throws -> Sent {
+    private func call(_ method: String, _ path: String, json: (any Encodable)? = nil, repeat: Repeat, expect: Set<Int>,
+                      timeout: Double? = nil) throws -> Sent {
         let version = try apiVersion()
         let call = "\(method) /\(version.rawValue)/\(path.split(separator: "?").first ?? "")"
         var body: [UInt8]?
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            body = Array(try encoder.encode(json))
+            var data = try encoder.encode(json)
+            body = Array(data)
+            // The encoder's buffer may hold a password: overwrite it before it is freed.
+            data.resetBytes(in: 0..<data.count)
         }
         defer { if body != nil { Self.wipe(&body!) } }
         var retriedAuthentication = false
@@ -267,7 +288,8 @@ public final class VB365Client: @unchecked Sendable {
             let access = try accessToken()
             var headers = [("Authorization", "Bearer \(access)"), ("Accept", "application/json")]
             if body != nil { headers.append(("Content-Type", "application/json")) }
-            let request = HTTPRequest(method: method, url: url(version, path), headers: headers, body: body, mayBeRepeated: `repeat` != .never)
+            let request = HTTPRequest(method: method, url: url(version, path), headers: headers, body: body, mayBeRepeated: `repeat` != .never,
+                                      totalTimeout: timeout)
             let response = try exchange(request, repeat: `repeat`, what: call)
             if response.status == 401 && !retriedAuthentication {
                 // The token expired early or was revoked: renew it once and try again.

@@ -76,8 +76,9 @@ public final class VB365Simulator: @unchecked Sendable {
         }
         try loadStore()
         let settings = identity.map { HTTPServer.TLSSettings(certificatePEM: $0.certificatePEM, privateKeyPEM: $0.privateKeyPEM) }
-        server = try HTTPServer(host: host, port: port, tls: settings) { [unowned self] request in
-            self.handle(request)
+        server = try HTTPServer(host: host, port: port, tls: settings) { [weak self] request in
+            guard let self else { return .dropConnection }
+            return self.handle(request)
         }
     }
 
@@ -491,6 +492,9 @@ public final class VB365Simulator: @unchecked Sendable {
         if body.configureApplication == true {
             guard let userCode = body.userCode else { return invalid("configureApplication needs a userCode signed in by a Global Administrator.") }
             if let problem = checkCode(userCode, region: existing.organization.region ?? .worldwide) { return problem }
+            if lock.withLock({ deviceCodes[userCode]?.used == true }) {
+                return invalid("The user code '\(userCode)' has already been used; request a new device code.")
+            }
         }
         var thumbprint = existing.thumbprint
         var newCertificate = false

@@ -136,7 +136,9 @@ struct OnboardingTests {
         let renewed = try world.onboarding().renewCode(tenant)
         #expect(renewed.state == .awaitingCustomer)
         #expect(renewed.userCode != first.userCode)
-        #expect(renewed.generation == first.generation ?? renewed.generation, "the certificate is kept")
+        let attached = try #require(try OnboardingStore(folder: world.dir.file("onboarding")).load(tenant))
+        #expect(first.generation == nil && attached.generation == 1, "start returns before the certificate is attached")
+        #expect(renewed.generation == 1, "the certificate is kept across a renewal")
         world.simulator.signIn(userCode: renewed.userCode!)
         #expect(try world.onboarding().resume(tenant).state == .onboarded)
     }
@@ -172,6 +174,61 @@ struct OnboardingTests {
         #expect(world.simulator.storedOrganizations().count == 1)
         #expect(record.organizationId == world.simulator.storedOrganizations()[0].id)
         #expect(record.history.last?.note.contains("ambiguous") == true)
+    }
+
+    @Test("an add refused with 503 is not in VB365: not sent again within the grace period, then sent once more")
+    func graceBeforeRepost() throws {
+        let world = try World(.v8)
+        let tenant = try TenantID("contoso")
+        let started = try world.start("contoso")
+        world.simulator.signIn(userCode: started.userCode!)
+        world.simulator.failNext("POST Organizations", status: 503)
+        let first = try #require(throws: VB365Error.self) { try world.onboarding().resume(tenant) }
+        #expect(first.outcomeUnknown)
+        let early = try #require(throws: VB365Error.self) { try world.onboarding().resume(tenant) }
+        #expect(early.outcomeUnknown)
+        #expect(early.error.hint?.contains("again in a few minutes") == true)
+        #expect(world.posts() == 1, "not sent again so soon")
+        let later = try world.onboarding()
+        later.repostGrace = 0
+        #expect(try later.resume(tenant).state == .onboarded)
+        #expect(world.posts() == 2)
+        #expect(world.simulator.storedOrganizations().count == 1)
+    }
+
+    @Test("a 2xx answer that cannot be read is an unknown outcome: the lookup finds the organization")
+    func unreadableSuccess() throws {
+        let world = try World(.v6)
+        let started = try world.start("contoso")
+        world.simulator.signIn(userCode: started.userCode!)
+        world.simulator.corruptNext("POST Organizations")
+        let record = try world.onboarding().resume(try TenantID("contoso"))
+        #expect(record.state == .onboarded)
+        #expect(world.posts() == 1)
+        #expect(record.organizationId == world.simulator.storedOrganizations().first?.id)
+    }
+
+    @Test("a sign-in VB365 has not seen yet (resume --signed-in too early) leaves the tenant waiting, not failed")
+    func tooEarly() throws {
+        let world = try World(.v8)
+        _ = try world.start("contoso")
+        #expect(throws: VB365Error.self) { try world.onboarding().resume(try TenantID("contoso"), wait: .assumeSignedIn) }
+        let record = try #require(try OnboardingStore(folder: world.dir.file("onboarding")).load(try TenantID("contoso")))
+        #expect(record.state == .awaitingCustomer)
+        #expect(record.failure?.serverMessage?.contains("not been used to sign in") == true)
+    }
+
+    @Test("a resume against another server than the code came from is refused")
+    func otherServer() throws {
+        let world = try World(.v8)
+        _ = try world.start("contoso")
+        let other = try World(.v8)
+        let client = try VB365Client(configuration: .init(serverURL: other.simulator.baseURL, username: World.user, http: .init(trust: .caFile(other.caFile))),
+                                     password: Array(World.password.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, logger: World.logger)
+        let flow = Onboarding(client: client, vault: try world.vault(), store: try OnboardingStore(folder: world.dir.file("onboarding")),
+                              issuer: Issuer(policy: try PolicyLoader.load(path: TestEnvironment.policy("default")), logger: World.logger), logger: World.logger)
+        let error = try #require(throws: CertVaultError.self) { try flow.resume(try TenantID("contoso")) }
+        #expect(error.hint?.contains("--url") == true)
     }
 
     @Test("an add left unfinished (answer lost and the lookup failing too) is reconciled by the next resume, never posted twice")
@@ -341,6 +398,20 @@ struct RotationTests {
         let done = try world.onboarding().rotate(tenant, configureApplication: false)
         #expect(done.rotation?.phase == .done)
         #expect(world.simulator.received().first { $0.method == "PUT" }?.requestBody?["configureApplication"] == nil)
+    }
+
+    @Test("a rotation PUT whose answer is lost is confirmed through GET, not sent again with its used code")
+    func lostRotationAnswer() throws {
+        let world = try World(.v8)
+        let tenant = try onboarded(world)
+        let paused = try world.onboarding().rotate(tenant)
+        world.simulator.signIn(userCode: paused.rotation!.userCode!)
+        world.simulator.dropAfterProcessing("PUT Organizations/{id}")
+        // The dropped PUT was applied; the lookup right after it sees the new certificate.
+        let record = try world.onboarding().resumeRotation(tenant)
+        #expect(record.rotation?.phase == .done)
+        #expect(try world.onboarding().resumeRotation(tenant).rotation?.phase == .done, "a second resume changes nothing")
+        #expect(world.simulator.received().filter { $0.method == "PUT" }.count == 1, "the one-time code was used once")
     }
 
     @Test("a PUT VB365 refuses leaves the old generation active and nothing lost; the next rotate reuses the new generation")

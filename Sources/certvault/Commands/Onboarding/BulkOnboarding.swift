@@ -24,6 +24,7 @@ struct BulkOnboarding {
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
         let progress = Progress(total: intakes.count, interactive: Terminal.stderrIsTerminal)
         let outcomes = try await run(intakes.map { ($0.tenant, $0) }, progress: progress, verb: "code for") { intake in
+            try onboarding.checkCanStart(intake)
             // The device code and the certificate at once.
             async let certificate = blocking { try onboarding.ensureCertificate(intake) }
             _ = try await blocking { try onboarding.start(intake) }

@@ -168,6 +168,7 @@ struct OnboardStartCommand: AsyncParsableCommand {
         let intake = try Self.intake(tenant: tenant!, orgName: orgName!, displayName: displayName, region: region, services: services,
                                      appName: appName, msid: msid, fields: field)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
+        try onboarding.checkCanStart(intake)
         // The device code and the certificate at once: nobody waits for key generation.
         async let certificate = blocking { try onboarding.ensureCertificate(intake) }
         let record = try await blocking { try onboarding.start(intake) }
@@ -243,9 +244,25 @@ struct OnboardWaitCommand: AsyncParsableCommand {
         let known = try context.makeStore().load(id)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
         onboarding.pollInterval = max(0.2, interval)
-        let record = try await blocking { try onboarding.resume(id, wait: .poll(seconds: maxWait)) }
+        let record = try await Self.unconfirmedExits(4, store: try context.makeStore(), tenant: id, json: json) {
+            try await blocking { try onboarding.resume(id, wait: .poll(seconds: maxWait)) }
+        }
         Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
         try Self.exitStatus(record, waited: true)
+    }
+
+    /// An add whose outcome is unknown: the error, the record as it stands, and exit status 4.
+    static func unconfirmedExits(_ status: Int32, store: OnboardingStore, tenant: TenantID, json: Bool,
+                                 _ body: () async throws -> OnboardingRecord) async throws -> OnboardingRecord {
+        do {
+            return try await body()
+        } catch let error as VB365Error where error.outcomeUnknown {
+            Terminal.reportError(CertVaultError(error.code, error.error.reason,
+                                                hint: "The organization may exist in VB365. Run 'certvault onboard resume \(tenant)' again: it looks it up before sending anything.",
+                                                underlying: error.error.underlying))
+            if let record = try store.load(tenant) { Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record)) }
+            throw ExitCode(status)
+        }
     }
 
     /// Exit 0 when onboarded (or, without waiting, when paused as expected); 1 otherwise.
@@ -277,7 +294,9 @@ struct OnboardResumeCommand: AsyncParsableCommand {
         let id = try TenantID(tenant)
         let known = try context.makeStore().load(id)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
-        let record = try await blocking { try onboarding.resume(id, wait: signedIn ? .assumeSignedIn : .checkOnce) }
+        let record = try await OnboardWaitCommand.unconfirmedExits(4, store: try context.makeStore(), tenant: id, json: json) {
+            try await blocking { try onboarding.resume(id, wait: signedIn ? .assumeSignedIn : .checkOnce) }
+        }
         Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
         try OnboardWaitCommand.exitStatus(record, waited: true)
     }

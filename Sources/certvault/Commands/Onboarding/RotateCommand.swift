@@ -2,6 +2,7 @@ import ArgumentParser
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultPolicy
+import CertVaultVB365
 import Foundation
 
 /// `certvault rotate`: a new certificate generation for an onboarded tenant, pushed to VB365.
@@ -80,7 +81,10 @@ struct RotateCommand: AsyncParsableCommand {
                 if record.rotation?.phase == .failed || record.rotation?.phase == .expired { failures += 1 }
             } catch let error as CertVaultError {
                 failures += 1
-                Terminal.err("certvault: \(id): \(error.reason)\n")
+                Terminal.err("certvault: \(id): \(error.reason)\(error.hint.map { "\n  hint: \($0)" } ?? "")\n")
+            } catch let error as VB365Error {
+                failures += 1
+                Terminal.err("certvault: \(id): \(error.error.reason)\n  hint: \(error.outcomeUnknown ? "VB365 may have applied it; 'certvault rotate \(id) --resume' looks first." : error.error.hint ?? "see the server's message")\n")
             }
         }
         if json { Terminal.out(try OnboardingOutput.json(results)) }
