@@ -133,6 +133,14 @@ public final class VB365Simulator: @unchecked Sendable {
         }
     }
 
+    /// Makes every device code handed out so far expire now (the customer took too long).
+    public func expireDeviceCodes() {
+        lock.withLock {
+            for key in deviceCodes.keys { deviceCodes[key] = SimulatedDeviceCode(code: key, region: deviceCodes[key]!.region, expiresAt: .distantPast,
+                                                                                 signedIn: deviceCodes[key]!.signedIn, used: deviceCodes[key]!.used) }
+        }
+    }
+
     /// What was received so far, secrets redacted.
     public func received() -> [SimulatorExchange] { lock.withLock { exchanges } }
 
@@ -658,6 +666,9 @@ public final class VB365Simulator: @unchecked Sendable {
             return answer(200, .object(["ok": .bool(true)]))
         case ("POST", "/_simulator/expire-tokens"):
             expireTokens()
+            return answer(200, .object(["ok": .bool(true)]))
+        case ("POST", "/_simulator/expire-codes"):
+            expireDeviceCodes()
             return answer(200, .object(["ok": .bool(true)]))
         case ("GET", "/_simulator/requests"):
             let encoder = JSONEncoder()

@@ -118,12 +118,12 @@ struct OnboardCommandTests {
 
     @Test("wait gives up with exit status 3 when the customer never signs in; an expired code says to renew it")
     func waitAndExpiry() throws {
-        let world = try OnboardingWorld(.v8) { $0.deviceCodeLifetime = 2 }
+        let world = try OnboardingWorld(.v8)
         _ = try world.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com"])
         let waited = try world.run(["onboard", "wait", "contoso", "--max-wait", "0.5", "--interval", "0.2"])
         #expect(waited.status == 3)
         #expect(waited.stdout.contains("awaiting-customer"))
-        Thread.sleep(forTimeInterval: 2)
+        world.simulator.expireDeviceCodes()  // the customer took too long
         let expired = try world.run(["onboard", "resume", "contoso"])
         #expect(expired.status == 1)
         #expect(expired.stdout.contains("renew-code"))

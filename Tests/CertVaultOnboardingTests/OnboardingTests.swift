@@ -131,7 +131,7 @@ struct OnboardingTests {
         let world = try World(.v8) { $0.deviceCodeLifetime = 1 }
         let tenant = try TenantID("contoso")
         let first = try world.start("contoso")
-        Thread.sleep(forTimeInterval: 1.3)
+        Thread.sleep(forTimeInterval: 1.3)  // past the record's own expiry too
         #expect(try world.onboarding().resume(tenant).state == .expired)
         let renewed = try world.onboarding().renewCode(tenant)
         #expect(renewed.state == .awaitingCustomer)
