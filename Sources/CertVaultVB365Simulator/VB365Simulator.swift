@@ -35,6 +35,9 @@ public final class VB365Simulator: @unchecked Sendable {
         public var windowsServer2016: Bool
         /// Keep organizations in this JSON file across restarts.
         public var storeFile: String?
+        /// The Microsoft cloud each tenant really is in (by organization name); adding it with
+        /// another region is refused, as Microsoft's sign-in would fail there.
+        public var tenantRegions: [String: VB365Region] = [:]
 
         public init(version: VB365APIVersion = .v8, users: [String: String] = ["VB365\\admin": "simulator"],
                     tokenLifetime: Int = 3600, deviceCodeLifetime: Int = 900, signInAfter: Double? = nil,
@@ -451,6 +454,9 @@ public final class VB365Simulator: @unchecked Sendable {
         }
         let services = [body.isExchangeOnline, body.isSharePointOnline, body.isTeamsOnline, body.isTeamsChatsOnline].compactMap { $0 }
         guard services.contains(true) else { return invalid("At least one service (Exchange, SharePoint, Teams) must be selected.") }
+        if let actual = configuration.tenantRegions[officeName.lowercased()], actual != region {
+            return invalid("Failed to connect to the organization \(officeName) in region \(region.rawValue): the tenant is in region \(actual.rawValue).")
+        }
         if let problem = checkCode(userCode, region: region) { return problem }
         let thumbprint: String
         switch checkCertificates(body) {

@@ -128,10 +128,10 @@ struct OnboardingTests {
 
     @Test("the code expires while paused; renew-code gives a new one and the tenant still gets onboarded")
     func expiryAndRenewal() throws {
-        let world = try World(.v8) { $0.deviceCodeLifetime = 1 }
+        let world = try World(.v8)
         let tenant = try TenantID("contoso")
         let first = try world.start("contoso")
-        Thread.sleep(forTimeInterval: 1.3)  // past the record's own expiry too
+        world.simulator.expireDeviceCodes()  // VB365 says so before the record's own clock does
         #expect(try world.onboarding().resume(tenant).state == .expired)
         let renewed = try world.onboarding().renewCode(tenant)
         #expect(renewed.state == .awaitingCustomer)
@@ -281,6 +281,18 @@ struct OnboardingTests {
         #expect(record.failure?.serverMessage?.contains("network password is not correct") == true)
         #expect(record.failure?.hint?.contains("compat") == true)
         #expect(record.failure?.status == 400)
+    }
+
+    @Test("the wrong region for the tenant: failed, with the server's message and what to fix")
+    func wrongRegion() throws {
+        let world = try World(.v8) { $0.tenantRegions = ["contoso.onmicrosoft.com": .germany] }
+        let started = try world.start("contoso", region: .worldwide)
+        world.simulator.signIn(userCode: started.userCode!)
+        let record = try world.onboarding().resume(try TenantID("contoso"))
+        #expect(record.state == .failed)
+        #expect(record.failure?.serverMessage?.contains("the tenant is in region Germany") == true)
+        #expect(record.failure?.hint?.contains("region") == true)
+        #expect(world.simulator.storedOrganizations().isEmpty)
     }
 
     @Test("an organization added before (by hand) is recognised, not duplicated")
