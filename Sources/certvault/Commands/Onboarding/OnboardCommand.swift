@@ -39,6 +39,12 @@ struct OnboardingContextOptions: ParsableArguments {
 
     func makeStore() throws -> OnboardingStore { try OnboardingStore(folder: stateDirectory) }
 
+    /// The workflow for one tenant's existing record (its server URL is the default).
+    func makeOnboarding(for tenant: String, logger: Logger) throws -> (TenantID, Onboarding) {
+        let id = try TenantID(tenant)
+        return (id, try makeOnboarding(logger: logger, serverURL: try makeStore().load(id)?.serverURL))
+    }
+
     /// The workflow; `serverURL` is taken from a record when --url is not given.
     func makeOnboarding(logger: Logger, serverURL: String? = nil) throws -> Onboarding {
         guard vault.vaultExists else {
@@ -240,9 +246,7 @@ struct OnboardWaitCommand: AsyncParsableCommand {
             try await bulk.waitAll(seconds: maxWait, interval: interval)
             return
         }
-        let id = try TenantID(tenant!)
-        let known = try context.makeStore().load(id)
-        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
+        let (id, onboarding) = try context.makeOnboarding(for: tenant!, logger: logging.makeLogger("certvault.onboard"))
         onboarding.pollInterval = max(0.2, interval)
         let record = try await Self.unconfirmedExits(4, store: try context.makeStore(), tenant: id, json: json) {
             try await blocking { try onboarding.resume(id, wait: .poll(seconds: maxWait)) }
@@ -291,9 +295,7 @@ struct OnboardResumeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let id = try TenantID(tenant)
-        let known = try context.makeStore().load(id)
-        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
+        let (id, onboarding) = try context.makeOnboarding(for: tenant, logger: logging.makeLogger("certvault.onboard"))
         let record = try await OnboardWaitCommand.unconfirmedExits(4, store: try context.makeStore(), tenant: id, json: json) {
             try await blocking { try onboarding.resume(id, wait: signedIn ? .assumeSignedIn : .checkOnce) }
         }
@@ -347,9 +349,7 @@ struct OnboardRenewCodeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let id = try TenantID(tenant)
-        let known = try context.makeStore().load(id)
-        let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: known?.serverURL)
+        let (id, onboarding) = try context.makeOnboarding(for: tenant, logger: logging.makeLogger("certvault.onboard"))
         let record = try await blocking { try onboarding.renewCode(id) }
         Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
     }
