@@ -368,3 +368,45 @@ struct VB365SimulatorValidationTests {
         #expect(String(decoding: listed.body, as: UTF8.self).contains("DeviceCode"))
     }
 }
+
+@Suite("VB365 models and simulator odds and ends")
+struct VB365OddsAndEnds {
+    @Test("error bodies: RESTExceptionInfo with an errorCode outside the spec's enum, and OAuth-style token errors")
+    func errorBodies() throws {
+        let rest = try JSONDecoder().decode(VB365ErrorBody.self, from: Data(#"{"message":"Boom","errorCode":"SomethingNew","stackTrace":null}"#.utf8))
+        #expect(rest.text == "Boom")
+        #expect(rest.errorCode == "SomethingNew", "errorCode is an open set")
+        let oauth = try JSONDecoder().decode(VB365ErrorBody.self, from: Data(#"{"error":"invalid_grant","error_description":"The user name or password is incorrect."}"#.utf8))
+        #expect(oauth.text == "The user name or password is incorrect.")
+        #expect(oauth.error == "invalid_grant")
+    }
+
+    @Test("a simulator with a store file keeps its organizations across a restart")
+    func storeFile() throws {
+        let dir = try TemporaryDirectory()
+        let store = dir.file("organizations.json")
+        let id: String
+        do {
+            let harness = try Harness(.v8) { $0.storeFile = store }
+            let client = try harness.client()
+            let code = try harness.signedInCode(client)
+            id = try #require(try client.addOrganization(Fixtures.organization("kept.onmicrosoft.com", code: code, credential: try Fixtures.credential())).id)
+        }
+        #expect(try TemporaryDirectory.mode(store) == 0o600)
+        let again = try Harness(.v8) { $0.storeFile = store }
+        #expect(try again.client().organization(id: id).officeName == "kept.onmicrosoft.com")
+    }
+
+    @Test("the loopback test for plain HTTP is strict", arguments: [
+        ("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("::1", true), ("[::1]", true),
+        ("127.evil.example", false), ("128.0.0.1", false), ("::2", false), ("example.com", false),
+    ])
+    func loopback(host: String, expected: Bool) throws {
+        let client = try HTTPClient(configuration: .init(allowPlainHTTPToLoopback: true), logger: Fixtures.logger)
+        let error = try? #require(throws: CertVaultError.self) {
+            try client.send(HTTPRequest(url: "http://\(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host):1/"))
+        }
+        // Allowed hosts fail to connect (nothing listens on port 1); refused ones fail the URL check.
+        #expect((error?.code == .httpURL) == !expected, "\(host)")
+    }
+}
