@@ -5,14 +5,31 @@ import Foundation
 enum Terminal {
     static let lock = NSLock()
 
-    /// Writes text to standard output.
+    /// Writes text to standard output. When the reader has gone (`certvault ... | head`), the
+    /// process ends quietly, as it would by SIGPIPE (which the simulator's server ignores).
     static func out(_ text: String) {
-        lock.withLock { FileHandle.standardOutput.write(Data(text.utf8)) }
+        lock.withLock {
+            if !write(STDOUT_FILENO, text), errno == EPIPE { Foundation.exit(0) }
+        }
     }
 
-    /// Writes text to standard error.
+    /// Writes text to standard error (errors writing it are ignored: there is nowhere to report them).
     static func err(_ text: String) {
-        lock.withLock { FileHandle.standardError.write(Data(text.utf8)) }
+        lock.withLock { _ = write(STDERR_FILENO, text) }
+    }
+
+    private static func write(_ fd: Int32, _ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
     }
 
     /// True when standard error is a terminal (progress display) rather than a pipe or file.
