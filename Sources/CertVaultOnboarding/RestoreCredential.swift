@@ -29,8 +29,11 @@ public struct RestoreCredential: Sendable {
     /// Without `generation` or `thumbprint`: the generation whose thumbprint matches what VB365
     /// reported for the organization (from the onboarding record), else the newest active one
     /// that VB365 knows (has an organization id), else the newest active one.
+    ///
+    /// With `secrets` false nothing secret is decrypted (no read-out, nothing audited): the
+    /// result carries the facts only, with an empty PFX and password.
     public static func retrieve(vault: Vault, record: OnboardingRecord?, tenant: TenantID, generation: Int? = nil,
-                                thumbprint: String? = nil, purpose: String) throws -> RestoreCredential {
+                                thumbprint: String? = nil, purpose: String, secrets: Bool = true) throws -> RestoreCredential {
         // Full metadata (the index keeps only status, expiry and thumbprint).
         let entries = try vault.generations(of: tenant).map { try vault.summary(tenant: tenant, generation: $0) }
         guard !entries.isEmpty else {
@@ -70,13 +73,23 @@ public struct RestoreCredential: Sendable {
         }
         let applicationId = chosen.metadata.applicationID ?? record?.applicationId
         if applicationId == nil { warnings.append("no applicationId is known: the tenant is not onboarded in VB365 yet") }
-        let (_, payload, metadata) = try vault.readOut(tenant: tenant, generation: chosen.generation, purpose: purpose)
+        let metadata = chosen.metadata
+        let pfx: [UInt8]
+        let password: SecretBytes
+        if secrets {
+            let (_, payload, _) = try vault.readOut(tenant: tenant, generation: chosen.generation, purpose: purpose)
+            pfx = payload.pfx
+            password = payload.password
+        } else {
+            pfx = []
+            password = SecretBytes(copying: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         return RestoreCredential(
             tenant: tenant, generation: chosen.generation, status: metadata.status.rawValue,
             organizationId: metadata.vb365OrganizationID ?? record?.organizationId, applicationId: applicationId,
             region: metadata.region ?? record?.intake.region.rawValue, msid: metadata.msid ?? record?.msid,
             thumbprint: metadata.thumbprintSHA1, notAfter: metadata.notAfter, matchesVB365: matches, warnings: warnings,
-            pfx: payload.pfx, password: payload.password)
+            pfx: pfx, password: password)
     }
 
     /// The JSON restore tooling reads. With `includeSecrets` false the certificate and password

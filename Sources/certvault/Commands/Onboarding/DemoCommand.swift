@@ -89,7 +89,7 @@ struct DemoCommand: AsyncParsableCommand {
         Terminal.out("\n" + OnboardingOutput.describe(record))
 
         // 6. What restore tooling gets (metadata only here: never print a password in a demo).
-        let credential = try RestoreCredential.retrieve(vault: vault, record: record, tenant: intake.tenant, purpose: "demo (metadata only)")
+        let credential = try RestoreCredential.retrieve(vault: vault, record: record, tenant: intake.tenant, purpose: "demo", secrets: false)
         Terminal.out("\nrestore-credential contoso --metadata-only:\n" + String(decoding: credential.json(includeSecrets: false), as: UTF8.self))
         Terminal.out("""
 

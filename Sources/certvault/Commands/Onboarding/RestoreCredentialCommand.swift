@@ -42,7 +42,7 @@ struct RestoreCredentialCommand: ParsableCommand {
         let record = FileManager.default.fileExists(atPath: folder) ? try OnboardingStore(folder: folder).load(id) : nil
         let opened = try vault.open()
         let credential = try RestoreCredential.retrieve(vault: opened, record: record, tenant: id, generation: generation, thumbprint: thumbprint,
-                                                        purpose: "restore-credential: \(purpose)\(metadataOnly ? " (metadata only)" : "")")
+                                                        purpose: "restore-credential: \(purpose)", secrets: !metadataOnly)
         var bytes = credential.json(includeSecrets: !metadataOnly)
         defer { SecureWipe.wipe(&bytes) }
         if let out {
