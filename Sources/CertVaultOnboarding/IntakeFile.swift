@@ -83,7 +83,13 @@ public enum IntakeFile {
         return result
     }
 
-    static func make(_ values: [String: String], fields: [String: String], source: String, line: Int, item: Bool = false) throws -> OnboardingRecord.Intake {
+    /// One tenant's intake from command-line values, keyed like the CSV columns (`tenant`,
+    /// `org_name`, `display_name`, `region`, `services`, `app_name`, `msid`), checked the same way.
+    public static func intake(_ values: [String: String], fields: [String: String]) throws -> OnboardingRecord.Intake {
+        try make(values, fields: fields, source: nil, line: 0)
+    }
+
+    static func make(_ values: [String: String], fields: [String: String], source: String?, line: Int, item: Bool = false) throws -> OnboardingRecord.Intake {
         func nonEmpty(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
         let tenant: TenantID
         do {
@@ -114,8 +120,12 @@ public enum IntakeFile {
         return intake
     }
 
-    static func fail(_ source: String, _ line: Int, _ message: String, item: Bool = false) -> CertVaultError {
-        CertVaultError(.invalidInput, "\(source)\(item ? " item " : ":")\(line): \(message).",
-                       hint: "Nothing was sent: fix the file and run again. Columns and fields: docs/onboarding.md.")
+    static func fail(_ source: String?, _ line: Int, _ message: String, item: Bool = false) -> CertVaultError {
+        guard let source else {
+            return CertVaultError(.invalidInput, message.prefix(1).uppercased() + message.dropFirst() + ".",
+                                  hint: "Nothing was sent. See 'certvault onboard start --help' and docs/onboarding.md.")
+        }
+        return CertVaultError(.invalidInput, "\(source)\(item ? " item " : ":")\(line): \(message).",
+                              hint: "Nothing was sent: fix the file and run again. Columns and fields: docs/onboarding.md.")
     }
 }

@@ -118,9 +118,30 @@ public final class Onboarding: @unchecked Sendable {
             return (existing.generation, existing.metadata.thumbprintSHA1)
         }
         let credential = try issuer.issue(IssuanceRequest(tenant: intake.tenant, org: intake.displayName, domain: intake.officeName))
-        let generation = try withVault { try $0.store(tenant: intake.tenant, payload: Self.payload(credential)) }
+        let generation = try withVault { try $0.store(tenant: intake.tenant, payload: EntryPayload(credential)) }
         logger.info("\(intake.tenant): issued and stored generation \(generation)")
         return (generation, credential.summary.thumbprintSHA1)
+    }
+
+    /// ``start(_:)`` with ``ensureCertificate(_:)`` running beside it on another thread, so that
+    /// nobody waits for key generation: `announce` gets the record as soon as the device code is
+    /// there; the call returns once the certificate is issued (or found) and noted in the record.
+    public func startIssuingMeanwhile(_ intake: OnboardingRecord.Intake,
+                                      announce: (OnboardingRecord) -> Void = { _ in }) throws -> OnboardingRecord {
+        try checkCanStart(intake)  // before a certificate is issued for a tenant that cannot start
+        let certificate = Outcome<(generation: Int, thumbprint: String)>()
+        Thread.detachNewThread { certificate.finish(Result { try self.ensureCertificate(intake) }) }
+        let record: OnboardingRecord
+        do {
+            record = try start(intake)
+        } catch {
+            _ = certificate.wait()  // a certificate issued meanwhile stays in the vault and is used next time
+            throw error
+        }
+        announce(record)
+        let (generation, thumbprint) = try certificate.wait().get()
+        try attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint)
+        return try store.load(intake.tenant) ?? record
     }
 
     /// Notes the certificate in the record (after ``ensureCertificate(_:)`` ran beside ``start(_:)``).
@@ -133,15 +154,6 @@ public final class Onboarding: @unchecked Sendable {
             record.updated = Self.now()
             try store.save(record)
         }
-    }
-
-    /// What the vault keeps of an issued credential.
-    public static func payload(_ credential: IssuedCredential) -> EntryPayload {
-        let s = credential.summary
-        return EntryPayload(pfx: credential.pfx, password: credential.password, certificateDER: credential.certificateDER,
-                            facts: CertificateFacts(friendlyName: s.friendlyName, thumbprintSHA1: s.thumbprintSHA1,
-                                                    fingerprintSHA256: s.fingerprintSHA256, serialNumber: s.serialNumber,
-                                                    notBefore: s.notBefore, notAfter: s.notAfter, policy: s.policy, subject: s.subject))
     }
 
     // MARK: Resume
@@ -213,8 +225,11 @@ public final class Onboarding: @unchecked Sendable {
         }
     }
 
-    private func codeExpired(_ record: OnboardingRecord) -> Bool {
-        guard let expires = record.codeExpiresAt else { return true }
+    private func codeExpired(_ record: OnboardingRecord) -> Bool { codeRanOut(record.codeExpiresAt) }
+
+    /// Whether a code's expiry (ISO 8601 UTC, comparable as text) has passed; no expiry counts as passed.
+    func codeRanOut(_ expires: String?) -> Bool {
+        guard let expires else { return true }
         return expires <= Self.now()
     }
 
@@ -361,7 +376,7 @@ public final class Onboarding: @unchecked Sendable {
         logger.info("\(record.intake.tenant): onboarded as organization \(organization.id ?? "?")")
     }
 
-    private func failure(_ error: VB365Error) -> OnboardingRecord.Failure {
+    func failure(_ error: VB365Error) -> OnboardingRecord.Failure {
         var hint = error.error.hint
         let message = error.serverMessage ?? ""
         if message.contains("password is not correct") {
@@ -406,5 +421,23 @@ public final class Onboarding: @unchecked Sendable {
 
     private func notStarted(_ tenant: TenantID) -> CertVaultError {
         CertVaultError(.onboardingState, "'\(tenant)' has no onboarding under way.", hint: "Start it with 'certvault onboard start \(tenant) ...'.")
+    }
+}
+
+/// The result of work on another thread, waited for once.
+private final class Outcome<Value>: @unchecked Sendable {
+    // Safety: `result` is written once under `lock` before `done` is signalled, and read after.
+    private let lock = NSLock()
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Value, any Error>?
+
+    func finish(_ result: Result<Value, any Error>) {
+        lock.withLock { self.result = result }
+        done.signal()
+    }
+
+    func wait() -> Result<Value, any Error> {
+        done.wait()
+        return lock.withLock { result! }
     }
 }

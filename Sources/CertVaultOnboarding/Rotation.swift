@@ -49,7 +49,7 @@ extension Onboarding {
                 }
                 let credential = try issuer.issue(IssuanceRequest(tenant: tenant, org: record.intake.displayName, domain: record.intake.officeName))
                 let generation = try withVault { vault in
-                    try vault.store(tenant: tenant, payload: Self.payload(credential))
+                    try vault.store(tenant: tenant, payload: EntryPayload(credential))
                 }
                 var rotation = OnboardingRecord.Rotation(phase: .updating, generation: generation, thumbprint: credential.summary.thumbprintSHA1,
                                                          previousGeneration: record.generation, configureApplication: configureApplication,
@@ -122,11 +122,6 @@ extension Onboarding {
         rotation.updated = Self.timestamp()
     }
 
-    private func codeRanOut(_ expires: String?) -> Bool {
-        guard let expires else { return true }
-        return expires <= Self.timestamp()
-    }
-
     /// Sends the PUT and confirms through GET that VB365 reports the new certificate. Looks
     /// first, so that a PUT that went through before (its answer lost) is not sent again with a
     /// user code that works once.
@@ -167,8 +162,7 @@ extension Onboarding {
                 try completeRotation(&record, rotation, done)
                 return
             }
-            rotation.failure = OnboardingRecord.Failure(reason: error.error.reason, hint: error.error.hint, status: error.status,
-                                                        serverMessage: error.serverMessage, errorCode: error.errorCode, at: Self.timestamp())
+            rotation.failure = failure(error)
             rotation.updated = Self.timestamp()
             if error.outcomeUnknown || error.status == nil {
                 // Unconfirmed: stays `updating`; the next `rotate --resume` looks first.

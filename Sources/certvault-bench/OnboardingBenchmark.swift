@@ -22,23 +22,10 @@ struct OnboardingBenchmark: ParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-onboarding-\(getpid())").path
         try PrivateFiles.makePrivateDirectory(work)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("certvault").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw ValidationError("\(binary) is missing: swift build -c release") }
-
-        let simulator = Process()
-        simulator.executableURL = URL(fileURLWithPath: binary)
-        simulator.arguments = ["vb365", "simulate", "--port", "0", "--api-version", apiVersion, "--sign-in-after", "0",
-                               "--state-dir", "\(work)/sim", "--ready-file", "\(work)/ready.json"]
-        simulator.standardOutput = FileHandle.nullDevice
-        try simulator.run()
-        defer {
-            simulator.terminate()
-            simulator.waitUntilExit()
-        }
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: "\(work)/ready.json") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        let facts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(work)/ready.json"))) as? [String: String] ?? [:]
-        guard let url = facts["url"], let ca = facts["caFile"], let passwordFile = facts["passwordFile"] else { throw ValidationError("simulator did not start") }
+        let binary = try Subprocess.certvault()
+        let simulator = try BenchSimulator(apiVersion: apiVersion, work: work)
+        defer { simulator.stop() }
+        let (url, ca, passwordFile) = (simulator.url, simulator.caFile, simulator.passwordFile)
 
         // certvault: a vault, then one command for every tenant.
         var csv = "tenant,org_name,display_name\n"
@@ -46,9 +33,9 @@ struct OnboardingBenchmark: ParsableCommand {
         try PrivateFiles.writeNewFile("\(work)/tenants.csv", bytes: Array(csv.utf8))
         let env = ["CERTVAULT_VAULT": "\(work)/vault", "CERTVAULT_KEY_FILE": "\(work)/key/root.key", "CERTVAULT_ONBOARDING": "\(work)/onboarding",
                    "CERTVAULT_VB365_URL": url, "CERTVAULT_VB365_USER": "VB365\\admin"]
-        _ = try Self.run(binary, ["init"], env: env)
+        _ = try Subprocess.check(binary, ["init"], env: env)
         let ours = try Self.measure {
-            try Self.run(binary, ["onboard", "start", "--from", "\(work)/tenants.csv", "--jobs", "\(jobs)", "--wait", "3600", "--json",
+            try Subprocess.check(binary, ["onboard", "start", "--from", "\(work)/tenants.csv", "--jobs", "\(jobs)", "--wait", "3600", "--json",
                                   "--ca-file", ca, "--vb365-password-file", passwordFile, "--policy", "policy/default.toml"], env: env)
         }
 
@@ -56,10 +43,10 @@ struct OnboardingBenchmark: ParsableCommand {
         let script = "\(work)/by-hand.sh"
         try PrivateFiles.writeNewFile(script, bytes: Array(Self.script.utf8))
         let theirs = try Self.measure {
-            try Self.run("/bin/sh", [script, url, ca, passwordFile, apiVersion, "\(tenants)", "\(scriptJobs)", "\(work)/by-hand"], env: [:])
+            try Subprocess.check("/bin/sh", [script, url, ca, passwordFile, apiVersion, "\(tenants)", "\(scriptJobs)", "\(work)/by-hand"], env: [:])
         }
-        let organizations = try Self.run("/usr/bin/env", ["curl", "-s", "--cacert", ca, "\(url)/_simulator/organizations"], env: [:])
-        let stored = (try? JSONSerialization.jsonObject(with: organizations.data) as? [[String: Any]])?.count ?? -1
+        let organizations = try Subprocess.check("/usr/bin/env", ["curl", "-s", "--cacert", ca, "\(url)/_simulator/organizations"], env: [:])
+        let stored = (try? JSONSerialization.jsonObject(with: organizations.stdout) as? [[String: Any]])?.count ?? -1
 
         print("Onboarding \(tenants) tenants per side against the simulator (API \(apiVersion), sign-in simulated at once, RSA-2048, 3DES PFX)")
         print("organizations in the simulator afterwards: \(stored) (expected \(2 * tenants))")
@@ -112,27 +99,10 @@ struct OnboardingBenchmark: ParsableCommand {
         done
         """#
 
-    struct Result { let status: Int32; let data: Data }
-
-    static func run(_ executable: String, _ arguments: [String], env: [String: String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ValidationError("\(executable) \(arguments.prefix(3).joined(separator: " ")) failed (\(process.terminationStatus))") }
-        return Result(status: process.terminationStatus, data: data)
-    }
-
-    static func measure(_ body: () throws -> Result) throws -> (wall: Double, cpu: Double) {
-        let cpu0 = VB365Benchmark.cpu(RUSAGE_CHILDREN)
+    static func measure(_ body: () throws -> Subprocess.Output) throws -> (wall: Double, cpu: Double) {
+        let cpu0 = Subprocess.cpu(RUSAGE_CHILDREN)
         let start = Date()
         _ = try body()
-        return (Date().timeIntervalSince(start), VB365Benchmark.cpu(RUSAGE_CHILDREN) - cpu0)
+        return (Date().timeIntervalSince(start), Subprocess.cpu(RUSAGE_CHILDREN) - cpu0)
     }
 }

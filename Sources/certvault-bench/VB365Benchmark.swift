@@ -36,11 +36,8 @@ struct VB365Benchmark: AsyncParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-vb365-\(getpid())").path
         try PrivateFiles.makePrivateDirectory(work)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let simulator = try startSimulator(version: version, work: work)
-        defer {
-            simulator.process.terminate()
-            simulator.process.waitUntilExit()
-        }
+        let simulator = try BenchSimulator(apiVersion: version.rawValue, work: work)
+        defer { simulator.stop() }
         let password = try SecretSource.file(simulator.passwordFile).read()
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let client = try VB365Client(configuration: .init(serverURL: simulator.url, version: version, username: "VB365\\admin",
@@ -54,7 +51,7 @@ struct VB365Benchmark: AsyncParsableCommand {
         if version == .v6 { form = Array(String(decoding: form, as: UTF8.self).replacingOccurrences(of: "&disable_antiforgery_token=true", with: "").utf8) }
         try PrivateFiles.writeNewFile(formFile, bytes: form)
         SecureWipe.wipe(&form)
-        let login = try Self.runCurl(curl, ["-s", "--cacert", simulator.caFile, "--data-binary", "@\(formFile)", "\(simulator.url)/\(version.rawValue)/token"])
+        let login = try Subprocess.run(curl, ["-s", "--cacert", simulator.caFile, "--data-binary", "@\(formFile)", "\(simulator.url)/\(version.rawValue)/token"])
         guard let tokenObject = try? JSONSerialization.jsonObject(with: login.stdout) as? [String: Any], let token = tokenObject["access_token"] as? String else {
             throw ValidationError("curl could not log in to the simulator")
         }
@@ -96,7 +93,7 @@ struct VB365Benchmark: AsyncParsableCommand {
                 let http = try HTTPClient(configuration: .init(trust: .caFile(simulator.caFile)), logger: logger)
                 let body = try http.send(HTTPRequest(url: curlRequest.last!, headers: [("Authorization", "Bearer \(token)")])).body
                 let data = Data(body)
-                let cpu0 = Self.cpu(RUSAGE_SELF)
+                let cpu0 = Subprocess.cpu(RUSAGE_SELF)
                 for _ in 0..<requests {
                     if version.pagesOrganizations {
                         _ = try JSONDecoder().decode(VB365OrganizationPage.self, from: data)
@@ -105,7 +102,7 @@ struct VB365Benchmark: AsyncParsableCommand {
                     }
                 }
                 decodeNote = String(format: "decoding one GET Organizations answer (%d bytes, %d organizations) into typed models: %.1f us of client CPU",
-                                    body.count, organizations, (Self.cpu(RUSAGE_SELF) - cpu0) / Double(requests) * 1e6)
+                                    body.count, organizations, (Subprocess.cpu(RUSAGE_SELF) - cpu0) / Double(requests) * 1e6)
             }
             print(pad(name, 27) + " " + pad("certvault", 9) + String(format: " %8.0f   %17.1f", oursRate, oursCPU))
             print(pad("", 27) + " " + pad("curl", 9) + String(format: " %8.0f   %17.1f   %28.2f   %9.2f", curlRate, curlCPU,
@@ -118,11 +115,11 @@ struct VB365Benchmark: AsyncParsableCommand {
     /// (requests per second, client CPU microseconds per request)
     func measureOurs(_ client: VB365Client, _ call: (VB365Client) throws -> Void) throws -> (Double, Double) {
         try call(client)  // warm: connection up
-        let cpu0 = Self.cpu(RUSAGE_SELF)
+        let cpu0 = Subprocess.cpu(RUSAGE_SELF)
         let start = Date()
         for _ in 0..<requests { try call(client) }
         let wall = Date().timeIntervalSince(start)
-        let cpu = Self.cpu(RUSAGE_SELF) - cpu0
+        let cpu = Subprocess.cpu(RUSAGE_SELF) - cpu0
         return (Double(requests) / wall, cpu / Double(requests) * 1e6)
     }
 
@@ -131,58 +128,13 @@ struct VB365Benchmark: AsyncParsableCommand {
         var arguments = ["-s", "-o", "/dev/null", "--cacert", caFile, "-H", "@\(headerFile)"] + request
         for _ in 1..<requests { arguments += ["--next", "-s", "-o", "/dev/null", "--cacert", caFile, "-H", "@\(headerFile)"] + request }
         // No secret in this argv: the token is in a 0600 header file.
-        let cpu0 = Self.cpu(RUSAGE_CHILDREN)
+        let cpu0 = Subprocess.cpu(RUSAGE_CHILDREN)
         let start = Date()
-        let result = try Self.runCurl(curl, arguments)
+        let result = try Subprocess.run(curl, arguments)
         let wall = Date().timeIntervalSince(start)
-        let cpu = Self.cpu(RUSAGE_CHILDREN) - cpu0
+        let cpu = Subprocess.cpu(RUSAGE_CHILDREN) - cpu0
         guard result.status == 0 else { throw ValidationError("curl failed with exit code \(result.status)") }
         return (Double(requests) / wall, cpu / Double(requests) * 1e6)
-    }
-
-    struct Simulator {
-        let process: Process
-        let url: String
-        let caFile: String
-        let passwordFile: String
-    }
-
-    func startSimulator(version: VB365APIVersion, work: String) throws -> Simulator {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("certvault").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("\(binary) is missing: build it first (swift build -c release)")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["vb365", "simulate", "--port", "0", "--api-version", version.rawValue, "--sign-in-after", "0",
-                             "--state-dir", "\(work)/sim", "--ready-file", "\(work)/ready.json"]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: "\(work)/ready.json") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        let facts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(work)/ready.json"))) as? [String: String] ?? [:]
-        guard let url = facts["url"], let caFile = facts["caFile"] else { throw ValidationError("the simulator did not start") }
-        return Simulator(process: process, url: url, caFile: caFile, passwordFile: facts["passwordFile"] ?? "")
-    }
-
-    static func runCurl(_ curl: String, _ arguments: [String]) throws -> (status: Int32, stdout: Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: curl)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
-    }
-
-    static func cpu(_ who: __rusage_who) -> Double {
-        let who = Int32(who.rawValue)
-        var usage = rusage()
-        getrusage(who, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     static func which(_ name: String) -> String? {
@@ -194,7 +146,7 @@ struct VB365Benchmark: AsyncParsableCommand {
     }
 
     static func curlVersion(_ curl: String) -> String {
-        guard let result = try? runCurl(curl, ["--version"]) else { return "?" }
+        guard let result = try? Subprocess.run(curl, ["--version"]) else { return "?" }
         return String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "?"
     }
 

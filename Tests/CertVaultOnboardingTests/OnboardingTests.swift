@@ -56,12 +56,7 @@ final class World: @unchecked Sendable {
 
     /// Start with the certificate issued beside it, as the CLI does.
     func start(_ tenant: String, region: VB365Region = .worldwide) throws -> OnboardingRecord {
-        let flow = try onboarding()
-        let intake = try intake(tenant, region: region)
-        let record = try flow.start(intake)
-        let (generation, thumbprint) = try flow.ensureCertificate(intake)
-        try flow.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint)
-        return record
+        try onboarding().startIssuingMeanwhile(try intake(tenant, region: region))
     }
 
     func posts() -> Int { simulator.received().filter { $0.method == "POST" && $0.path.lowercased().hasSuffix("/organizations") }.count }
@@ -136,8 +131,7 @@ struct OnboardingTests {
         let renewed = try world.onboarding().renewCode(tenant)
         #expect(renewed.state == .awaitingCustomer)
         #expect(renewed.userCode != first.userCode)
-        let attached = try #require(try OnboardingStore(folder: world.dir.file("onboarding")).load(tenant))
-        #expect(first.generation == nil && attached.generation == 1, "start returns before the certificate is attached")
+        #expect(first.generation == 1, "the certificate issued beside the code is in the record")
         #expect(renewed.generation == 1, "the certificate is kept across a renewal")
         world.simulator.signIn(userCode: renewed.userCode!)
         #expect(try world.onboarding().resume(tenant).state == .onboarded)
@@ -341,7 +335,7 @@ struct OnboardingTests {
         let vault = try world.vault()
         let newer = try Issuer(policy: try PolicyLoader.load(path: TestEnvironment.policy("default")), logger: World.logger)
             .issue(IssuanceRequest(tenant: tenant, org: "Contoso"))
-        let second = try vault.store(tenant: tenant, payload: Onboarding.payload(newer))
+        let second = try vault.store(tenant: tenant, payload: EntryPayload(newer))
         let preferred = try RestoreCredential.retrieve(vault: vault, record: record, tenant: tenant, purpose: "test")
         #expect(preferred.generation == record.generation)
         #expect(preferred.matchesVB365)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertVaultCore
 import CertVaultIssuer
+import CertVaultOnboarding
 import CertVaultPolicy
 import CertVaultVault
 import Foundation
@@ -106,7 +107,7 @@ struct IssueCommand: AsyncParsableCommand {
         let prepared = try issuer.prepare(request)
         if let exportFolder { try ensureNoExport(for: [tenantID], in: exportFolder) }
         let credential = try issuer.issue(prepared)
-        let generation = try store?.store(tenant: tenantID, payload: Self.payload(credential))
+        let generation = try store?.store(tenant: tenantID, payload: EntryPayload(credential))
         var paths: CredentialExport.Paths?
         if let exportFolder {
             paths = try CredentialExport.write(credential, summaryJSON: Array(try Terminal.json(credential.summary).utf8),
@@ -177,7 +178,7 @@ struct IssueCommand: AsyncParsableCommand {
                     var stored: StoredIn?
                     do {
                         if let store {
-                            stored = StoredIn(vault: store.path, generation: try store.store(tenant: tenant, payload: Self.payload(credential)))
+                            stored = StoredIn(vault: store.path, generation: try store.store(tenant: tenant, payload: EntryPayload(credential)))
                             if paths == nil { try passwords.record(credential) }
                         }
                     } catch let error as CertVaultError {
@@ -217,15 +218,6 @@ struct IssueCommand: AsyncParsableCommand {
             throw CertVaultError(.alreadyExists, "\(existing.count) tenant(s) already have an export in '\(out)': \(names).",
                                  hint: "certvault never overwrites issued credentials; move those folders away or use --out.")
         }
-    }
-
-    /// What the vault keeps of an issued credential.
-    static func payload(_ credential: IssuedCredential) -> EntryPayload {
-        let s = credential.summary
-        return EntryPayload(pfx: credential.pfx, password: credential.password, certificateDER: credential.certificateDER,
-                            facts: CertificateFacts(friendlyName: s.friendlyName, thumbprintSHA1: s.thumbprintSHA1,
-                                                    fingerprintSHA256: s.fingerprintSHA256, serialNumber: s.serialNumber,
-                                                    notBefore: s.notBefore, notAfter: s.notAfter, policy: s.policy, subject: s.subject))
     }
 
     static func humanSummary(_ summary: CredentialSummary, paths: CredentialExport.Paths?, stored: StoredIn?, passwordNote: String?) -> String {

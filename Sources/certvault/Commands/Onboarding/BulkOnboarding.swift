@@ -24,13 +24,7 @@ struct BulkOnboarding {
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
         let progress = Progress(total: intakes.count, interactive: Terminal.stderrIsTerminal)
         let outcomes = try await run(intakes.map { ($0.tenant, $0) }, progress: progress, verb: "code for") { intake in
-            try onboarding.checkCanStart(intake)
-            // The device code and the certificate at once.
-            async let certificate = blocking { try onboarding.ensureCertificate(intake) }
-            _ = try await blocking { try onboarding.start(intake) }
-            let (generation, thumbprint) = try await certificate
-            try await blocking { try onboarding.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint) }
-            return try onboarding.store.load(intake.tenant)!
+            try await blocking { try onboarding.startIssuingMeanwhile(intake) }
         }
         progress.finish("\(outcomes.filter { if case .record = $0 { true } else { false } }.count) of \(intakes.count) tenants have a code")
         let records = outcomes.compactMap { if case .record(let record) = $0 { record } else { nil } }

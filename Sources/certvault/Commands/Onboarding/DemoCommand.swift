@@ -73,10 +73,8 @@ struct DemoCommand: AsyncParsableCommand {
         onboarding.pollInterval = 0.5
         let intake = OnboardingRecord.Intake(tenant: try TenantID("contoso"), displayName: "Contoso Ltd", officeName: "contoso.onmicrosoft.com",
                                              region: .worldwide, providerFields: ["ticket": "DEMO-1"])
-        async let certificate = blocking { try onboarding.ensureCertificate(intake) }
-        let started = try await blocking { try onboarding.start(intake) }
-        let (generation, thumbprint) = try await certificate
-        try await blocking { try onboarding.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint) }
+        let started = try await blocking { try onboarding.startIssuingMeanwhile(intake) }
+        let generation = started.generation ?? 0
         step(3, "onboard start contoso: the customer gets code \(started.userCode ?? "?") for \(started.verificationUrl ?? "?")"
              + " (valid until \(started.codeExpiresAt ?? "?")); meanwhile certificate generation \(generation) was issued into the vault")
 

@@ -174,14 +174,11 @@ struct OnboardStartCommand: AsyncParsableCommand {
         let intake = try Self.intake(tenant: tenant!, orgName: orgName!, displayName: displayName, region: region, services: services,
                                      appName: appName, msid: msid, fields: field)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
-        try onboarding.checkCanStart(intake)
         // The device code and the certificate at once: nobody waits for key generation.
-        async let certificate = blocking { try onboarding.ensureCertificate(intake) }
-        let record = try await blocking { try onboarding.start(intake) }
-        if !json && wait == nil { Terminal.out(OnboardingOutput.describe(record)) }
-        let (generation, thumbprint) = try await certificate
-        try await blocking { try onboarding.attachCertificate(intake.tenant, generation: generation, thumbprint: thumbprint) }
-        var final = try context.makeStore().load(intake.tenant) ?? record
+        let quiet = json || wait != nil
+        var final = try await blocking {
+            try onboarding.startIssuingMeanwhile(intake) { record in if !quiet { Terminal.out(OnboardingOutput.describe(record)) } }
+        }
         if let wait {
             if !json { Terminal.out(OnboardingOutput.describe(final)) }
             final = try await blocking { try onboarding.resume(intake.tenant, wait: .poll(seconds: wait)) }
@@ -193,27 +190,14 @@ struct OnboardStartCommand: AsyncParsableCommand {
 
     static func intake(tenant: String, orgName: String, displayName: String?, region: String, services: String, appName: String?,
                        msid: String?, fields: [String]) throws -> OnboardingRecord.Intake {
-        let id = try TenantID(tenant)
-        let chosen = Set(services.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["exchange", "sharepoint", "teams", "teamschats"]
-        guard chosen.isSubset(of: known) else {
-            throw CertVaultError(.invalidInput, "Unknown service(s): \(chosen.subtracting(known).sorted().joined(separator: ", ")).",
-                                 hint: "Use exchange, sharepoint, teams, teamschats.")
-        }
-        guard let region = VB365Region(rawValue: region) else {
-            throw CertVaultError(.invalidInput, "'\(region)' is not a VB365 region.", hint: "Use one of \(VB365Region.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
         var provider: [String: String] = [:]
         for item in fields {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             provider[parts[0]] = parts.count > 1 ? parts[1] : ""
         }
-        let intake = OnboardingRecord.Intake(tenant: id, displayName: displayName ?? id.rawValue, officeName: orgName, region: region,
-                                             exchange: chosen.contains("exchange"), sharePoint: chosen.contains("sharepoint"),
-                                             teams: chosen.contains("teams"), teamsChats: chosen.contains("teamschats"),
-                                             applicationName: appName, msid: msid, providerFields: provider)
-        try intake.validate()
-        return intake
+        let values = ["tenant": tenant, "org_name": orgName, "display_name": displayName, "region": region, "services": services,
+                      "app_name": appName, "msid": msid].compactMapValues { $0 }
+        return try IntakeFile.intake(values, fields: provider)
     }
 }
 
@@ -330,6 +314,8 @@ struct OnboardStatusCommand: ParsableCommand {
             Terminal.out(try OnboardingOutput.json(records))
         } else if tenant != nil {
             Terminal.out(OnboardingOutput.describe(records[0]))
+        } else if records.isEmpty {
+            Terminal.out("No onboarding records in \(store.folder). Start one with 'certvault onboard start TENANT --org-name NAME.onmicrosoft.com'.\n")
         } else {
             Terminal.out("tenant\tstate\torganization name\tcode expires\tVB365 organization\n")
             for record in records {
