@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "certvault-bench", targets: ["certvault-bench"]),
         .library(name: "CertVaultIssuer", targets: ["CertVaultIssuer"]),
         .library(name: "CertVaultPolicy", targets: ["CertVaultPolicy"]),
+        // The "one input -> parse" functions the fuzzers in Tests/Fuzz (a package of their own) call.
+        .library(name: "CertVaultFuzzEntries", targets: ["CertVaultFuzzEntries"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -158,6 +160,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CertVaultFuzzEntries",
+            dependencies: ["CertVaultCore", "CertVaultPolicy", "CertVaultOnboarding", "CertVaultVault", "CertVaultVB365", "CSodium"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CertVaultTesting",
             swiftSettings: swiftSettings
         ),
@@ -205,6 +212,11 @@ let package = Package(
         .testTarget(
             name: "CertVaultCLITests",
             dependencies: ["CertVaultTesting", "CertVaultIssuer", "CertVaultVB365", "CertVaultVB365Simulator", "certvault"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultFuzzReplayTests",
+            dependencies: ["CertVaultFuzzEntries"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,2 @@
+// Declarations only (see include/); SwiftPM needs one source file per C target.
+#include "CLibFuzzerDriver.h"
