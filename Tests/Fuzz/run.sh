@@ -5,6 +5,9 @@
 #
 #   Tests/Fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]    (default 30 s, every target; 0 = build only)
 #
+# CERTVAULT_FUZZ_KEEP=DIR keeps the corpus each target grows in DIR/<target> (and starts from
+# it next time), for longer campaigns or a CI cache.
+#
 # New inputs the fuzzer finds go to a temporary folder, not into the committed corpus; to keep
 # one (say, a reproducer of a fixed crash), copy it into Tests/Fuzz/corpus/<target>/, where
 # `swift test --filter FuzzReplay` replays it.
@@ -36,14 +39,17 @@ mkdir -p "$fuzz/artifacts"
 failed=0
 for target in "${targets[@]}"; do
     [ -d "$fuzz/corpus/$target" ] || { echo "fuzz: no corpus folder $fuzz/corpus/$target"; failed=1; continue; }
-    mkdir -p "$work/$target"
+    grown="${CERTVAULT_FUZZ_KEEP:-$work}/$target"
+    mkdir -p "$grown"
     log="$work/$target.log"
+    # Tokens the mutations splice in: edge-case numbers, plus the target's keywords.
+    cat "$fuzz/dict/numbers.dict" "$fuzz/dict/${target%%-*}.dict" >"$work/$target.dict"
     status=ok
     # SWIFT_BACKTRACE=enable=no: let libFuzzer's own handler catch a trap and save the input.
     SWIFT_BACKTRACE=enable=no CERTVAULT_FUZZ_TARGET="$target" CERTVAULT_FUZZ_SCRATCH="$scratch" \
-        "$binary" "$work/$target" "$fuzz/corpus/$target" \
+        "$binary" "$grown" "$fuzz/corpus/$target" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 \
-        -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target-" >"$log" 2>&1 || status=FAILED
+        -dict="$work/$target.dict" -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target-" >"$log" 2>&1 || status=FAILED
     stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
