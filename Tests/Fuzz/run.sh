@@ -36,6 +36,10 @@ scratch="$(mktemp -d "$scratch_base/certvault-fuzz.XXXXXX")"
 trap 'rm -rf "$work" "$scratch"' EXIT
 mkdir -p "$fuzz/artifacts"
 
+# The vault seeds as this code writes them (a backup in the current format, the index head if
+# any) join the committed ones.
+SWIFT_BACKTRACE=enable=no CERTVAULT_FUZZ_SCRATCH="$scratch" CERTVAULT_FUZZ_WRITE_SEEDS="$work/fresh" "$binary"
+
 failed=0
 for target in "${targets[@]}"; do
     [ -d "$fuzz/corpus/$target" ] || { echo "fuzz: no corpus folder $fuzz/corpus/$target"; failed=1; continue; }
@@ -45,16 +49,17 @@ for target in "${targets[@]}"; do
     # Tokens the mutations splice in: edge-case numbers, plus the target's keywords.
     cat "$fuzz/dict/numbers.dict" "$fuzz/dict/${target%%-*}.dict" >"$work/$target.dict"
     status=ok
+    started=$(date +%s)
     # SWIFT_BACKTRACE=enable=no: let libFuzzer's own handler catch a trap and save the input.
     SWIFT_BACKTRACE=enable=no CERTVAULT_FUZZ_TARGET="$target" CERTVAULT_FUZZ_SCRATCH="$scratch" \
-        "$binary" "$grown" "$fuzz/corpus/$target" \
+        "$binary" "$grown" "$fuzz/corpus/$target" $( [ -d "$work/fresh/$target" ] && echo "$work/fresh/$target" ) \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 \
         -dict="$work/$target.dict" -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target-" >"$log" 2>&1 || status=FAILED
     stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-    echo "fuzz: $target $status: $(stat number_of_executed_units) executions in ${seconds} s," \
+    echo "fuzz: $target $status: $(stat number_of_executed_units) executions in $(($(date +%s) - started)) s," \
         "$(stat average_exec_per_sec) exec/s, coverage ${cov:-?} edges (${ft:-?} features)," \
         "$(stat new_units_added) new inputs, peak RSS $(stat peak_rss_mb) MB"
     if [ "$status" != ok ]; then

@@ -18,6 +18,16 @@ nonisolated(unsafe) var selected: FuzzEntries.Target?
 
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzerInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+    // CERTVAULT_FUZZ_WRITE_SEEDS=DIR: write the vault seeds as the current code writes them
+    // (including a backup in its current format) into DIR/<target>/, and stop.
+    if let folder = ProcessInfo.processInfo.environment["CERTVAULT_FUZZ_WRITE_SEEDS"] {
+        for (target, seeds) in VaultFuzzing.seeds(fresh: true) {
+            let directory = URL(fileURLWithPath: folder).appendingPathComponent(target)
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for (name, data) in seeds { try? data.write(to: directory.appendingPathComponent(name)) }
+        }
+        exit(0)
+    }
     guard let name = ProcessInfo.processInfo.environment["CERTVAULT_FUZZ_TARGET"], let target = FuzzEntries.target(named: name) else {
         let names = FuzzEntries.targets.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n")
         FileHandle.standardError.write(Data("Set CERTVAULT_FUZZ_TARGET to one of:\n\(names)\n".utf8))
