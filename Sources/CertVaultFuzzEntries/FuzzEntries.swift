@@ -1,8 +1,8 @@
-public import Foundation
 internal import CertVaultCore
 internal import CertVaultOnboarding
 internal import CertVaultPolicy
 internal import CertVaultVB365
+public import Foundation
 
 /// One input -> parse: the functions that both the libFuzzer targets (Tests/Fuzz) and the replay
 /// suite (`swift test --filter FuzzReplay`) call, so that every saved input stays a regression
@@ -23,8 +23,10 @@ public enum FuzzEntries {
         /// Names the known, not yet fixed defect an input would hit, if any (see ``KnownIssues``).
         public let knownIssue: @Sendable (Data) -> String?
 
-        init(name: String, summary: String, run: @escaping @Sendable (Data) -> Void,
-             knownIssue: @escaping @Sendable (Data) -> String? = { _ in nil }) {
+        init(
+            name: String, summary: String, run: @escaping @Sendable (Data) -> Void,
+            knownIssue: @escaping @Sendable (Data) -> String? = { _ in nil }
+        ) {
             self.name = name
             self.summary = summary
             self.parse = run
@@ -44,11 +46,15 @@ public enum FuzzEntries {
         Target(name: "policy", summary: "PolicyLoader on policy file bytes (TOML subset, schema)", run: policy),
         Target(name: "intake", summary: "tenant intake CSV (TenantIntake, IntakeFile) and intake JSON (IntakeFile)", run: intake),
         Target(name: "vb365", summary: "VB365 response and error bodies through JSONDecoder and the models", run: vb365),
-        Target(name: "vault-files", summary: "vault files as stored: entry, keyring, index, audit log and head, key file, "
-            + "root.passphrase, backup bundle (before authentication)", run: VaultFuzzing.rawFile, knownIssue: KnownIssues.vault),
-        Target(name: "vault-sealed", summary: "what the vault parses after authentication: entry payload and metadata, "
-            + "index and audit lines, keyring records, backup contents (sealed with the fixed test key)", run: VaultFuzzing.sealed,
-               knownIssue: KnownIssues.vault),
+        Target(
+            name: "vault-files",
+            summary: "vault files as stored: entry, keyring, index, audit log and head, key file, "
+                + "root.passphrase, backup bundle (before authentication)", run: VaultFuzzing.rawFile, knownIssue: KnownIssues.vault),
+        Target(
+            name: "vault-sealed",
+            summary: "what the vault parses after authentication: entry payload and metadata, "
+                + "index and audit lines, keyring records, backup contents (sealed with the fixed test key)", run: VaultFuzzing.sealed,
+            knownIssue: KnownIssues.vault),
     ]
 
     /// The target with this name.

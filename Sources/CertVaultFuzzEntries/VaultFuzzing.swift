@@ -1,10 +1,10 @@
-public import Foundation
 internal import CSodium
 internal import CertVaultCore
 internal import CertVaultVault
+public import Foundation
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Fuzzing the vault's readers through the public `Vault` API, on a vault folder written fresh
@@ -62,8 +62,9 @@ public enum VaultFuzzing {
         precondition(sodiumReady)
         var out = [UInt8](repeating: 0, count: plaintext.count + 16)
         var length: UInt64 = 0
-        _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &length, plaintext, UInt64(plaintext.count), aad, UInt64(aad.count), nil,
-                                                       nonce, key)
+        _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+            &out, &length, plaintext, UInt64(plaintext.count), aad, UInt64(aad.count), nil,
+            nonce, key)
         return out
     }
 
@@ -89,11 +90,12 @@ public enum VaultFuzzing {
 
     /// The plaintext of a payload (tag, 4-byte length, value) with made-up, non-secret values.
     static var payload: [UInt8] {
-        join(payloadField(1, Array("not a real pfx".utf8)), payloadField(2, Array("not a real password".utf8)),
-             payloadField(3, []), payloadField(4, Array("tenant-a fuzz".utf8)), payloadField(5, Array(thumbprint.utf8)),
-             payloadField(6, Array(String(repeating: "cd", count: 32).utf8)), payloadField(7, Array("01".utf8)),
-             payloadField(8, Array("2026-01-01T00:00:00Z".utf8)), payloadField(9, Array(notAfter.utf8)),
-             payloadField(10, Array("default".utf8)), payloadField(11, Array("CN=tenant-a".utf8)))
+        join(
+            payloadField(1, Array("not a real pfx".utf8)), payloadField(2, Array("not a real password".utf8)),
+            payloadField(3, []), payloadField(4, Array("tenant-a fuzz".utf8)), payloadField(5, Array(thumbprint.utf8)),
+            payloadField(6, Array(String(repeating: "cd", count: 32).utf8)), payloadField(7, Array("01".utf8)),
+            payloadField(8, Array("2026-01-01T00:00:00Z".utf8)), payloadField(9, Array(notAfter.utf8)),
+            payloadField(10, Array("default".utf8)), payloadField(11, Array("CN=tenant-a".utf8)))
     }
 
     static var metadata: [UInt8] {
@@ -108,8 +110,9 @@ public enum VaultFuzzing {
         let wrappedKey = seal(dataKey, key: kek1, nonce: keyNonce, aad: join(header, Array("key".utf8), u32(1)))
         let sealedPayload = seal(payload, key: dataKey, nonce: payloadNonce, aad: join(header, Array("payload".utf8)))
         let sealedMetadata = seal(metadata, key: dataKey, nonce: metadataNonce, aad: join(header, Array("metadata".utf8), u32(1)))
-        return join(header, u32(1), keyNonce, wrappedKey, payloadNonce, u32(UInt32(sealedPayload.count)), sealedPayload,
-                    u32(1), metadataNonce, u32(UInt32(sealedMetadata.count)), sealedMetadata)
+        return join(
+            header, u32(1), keyNonce, wrappedKey, payloadNonce, u32(UInt32(sealedPayload.count)), sealedPayload,
+            u32(1), metadataNonce, u32(UInt32(sealedMetadata.count)), sealedMetadata)
     }
 
     /// An index whose lines are `prefix TAB mac`, chained from the header line.
@@ -162,7 +165,8 @@ public enum VaultFuzzing {
         let pass = Array(passphrase.utf8)
         let status = pass.withUnsafeBufferPointer { p in
             p.withMemoryRebound(to: CChar.self) { c in
-                crypto_pwhash(&wrappingKey, 32, c.baseAddress!, UInt64(c.count), salt, operations, Int(memory), crypto_pwhash_ALG_ARGON2ID13)
+                crypto_pwhash(
+                    &wrappingKey, 32, c.baseAddress!, UInt64(c.count), salt, operations, Int(memory), crypto_pwhash_ALG_ARGON2ID13)
             }
         }
         precondition(status == 0)
@@ -217,8 +221,12 @@ public enum VaultFuzzing {
         let vault = "\(scratch.path)/vault"
         let keyPath = "\(scratch.path)/root.key"
         let (log, head) = audit()
-        try writeFolder(vault, files: ["keyring": keyring(), "tenants/\(tenant)/00000001.entry": entry(), "audit.log": log,
-                                       "audit.head": head ?? []])
+        try writeFolder(
+            vault,
+            files: [
+                "keyring": keyring(), "tenants/\(tenant)/00000001.entry": entry(), "audit.log": log,
+                "audit.head": head ?? [],
+            ])
         try writeFile(keyFile, to: keyPath)
         let opened = try Vault.open(at: vault, unlock: .keyFile(path: keyPath), actor: "fuzz")
         _ = try opened.reindex()
@@ -340,8 +348,10 @@ public enum VaultFuzzing {
             let whole = content.count / 12
             let records = (0..<min(whole, 64)).map { i -> (UInt32, Int64) in
                 let chunk = content[(i * 12)..<(i * 12 + 12)]
-                return (chunk.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) },
-                        Int64(bitPattern: chunk.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
+                return (
+                    chunk.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) },
+                    Int64(bitPattern: chunk.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+                )
             }
             files.vault["keyring"] = keyring(records: records, trailing: whole > 64 ? [] : Array(content[(whole * 12)...]))
         case .backupContents: files.bundle = backup(plaintext: content)
@@ -381,10 +391,12 @@ public enum VaultFuzzing {
             let opened: Vault
             if let bundle {
                 try writeFile(bundle, to: "\(scratch.path)/backup.cvb")
-                opened = try Vault.restore(from: "\(scratch.path)/backup.cvb", to: "\(scratch.path)/restored",
-                                           unlock: .keyFile(path: keyPath), actor: "fuzz")
+                opened = try Vault.restore(
+                    from: "\(scratch.path)/backup.cvb", to: "\(scratch.path)/restored",
+                    unlock: .keyFile(path: keyPath), actor: "fuzz")
             } else {
-                let unlock: RootKeyProtection = passphrase
+                let unlock: RootKeyProtection =
+                    passphrase
                     ? .passphrase(.file(passphrasePath), parameters: Argon2Parameters(operations: 1, memoryBytes: 8192))
                     : .keyFile(path: keyPath)
                 opened = try Vault.open(at: folder, unlock: unlock, actor: "fuzz")
@@ -416,7 +428,8 @@ public enum VaultFuzzing {
 
         init() {
             var template = Array("\(Scratch.base)/cvfuzz-XXXXXX".utf8CString)
-            path = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!).map { String(cString: $0) } }
+            path =
+                template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!).map { String(cString: $0) } }
                 ?? "\(Scratch.base)/cvfuzz-failed"
         }
 
@@ -473,7 +486,9 @@ public enum VaultFuzzing {
             ("seed-\(part)\(name)", Data([part.rawValue] + bytes))
         }
         let (log, head) = audit()
-        let twoIndexLines = [defaultIndexLine, Array([tenant, "1", String(created), "1", "retired", notAfter, thumbprint].joined(separator: "\t").utf8)]
+        let twoIndexLines = [
+            defaultIndexLine, Array([tenant, "1", String(created), "1", "retired", notAfter, thumbprint].joined(separator: "\t").utf8),
+        ]
         var files = [
             raw(.entry, entry()), raw(.keyring, keyring()), raw(.index, index()), raw(.auditLog, log), raw(.auditHead, head ?? []),
             raw(.backup, backup()), raw(.keyFile, keyFile), raw(.rootPassphrase, rootPassphrase),
@@ -483,8 +498,12 @@ public enum VaultFuzzing {
             "vault-files": files,
             "vault-sealed": [
                 sealed(.payload, "", payload), sealed(.metadata, "", metadata),
-                sealed(.metadata, "-full", Array(("{\"applicationID\":\"app\",\"msid\":\"m\",\"notAfter\":\"\(notAfter)\",\"onboardingState\":\"done\","
-                    + "\"region\":\"Worldwide\",\"status\":\"retired\",\"thumbprintSHA1\":\"\(thumbprint)\",\"vb365OrganizationID\":\"o\"}").utf8)),
+                sealed(
+                    .metadata, "-full",
+                    Array(
+                        ("{\"applicationID\":\"app\",\"msid\":\"m\",\"notAfter\":\"\(notAfter)\",\"onboardingState\":\"done\","
+                            + "\"region\":\"Worldwide\",\"status\":\"retired\",\"thumbprintSHA1\":\"\(thumbprint)\",\"vb365OrganizationID\":\"o\"}")
+                            .utf8)),
                 sealed(.indexLines, "", defaultIndexLine), sealed(.indexLines, "-two", Array(twoIndexLines.joined(separator: [newline]))),
                 sealed(.auditRecords, "", defaultAuditRecord),
                 sealed(.keyringRecords, "", join(u32(1), u64(UInt64(created)), u32(2), u64(UInt64(created + 86_400)))),

@@ -58,7 +58,9 @@ struct FuzzReplayTests {
                     try data.write(to: URL(fileURLWithPath: "\(FuzzCorpus.corpus)/\(target)/\(name)"))
                 }
                 let saved = FileManager.default.contents(atPath: "\(FuzzCorpus.corpus)/\(target)/\(name)")
-                #expect(saved == data, """
+                #expect(
+                    saved == data,
+                    """
                     Tests/Fuzz/corpus/\(target)/\(name) differs from the generated seed; regenerate the vault seeds with \
                     'CERTVAULT_FUZZ_WRITE_SEEDS=1 swift test --filter vaultSeedsAreCurrent'
                     """)
@@ -108,15 +110,20 @@ struct FuzzKnownIssuesTests {
         }
     }
 
-    @Test("An audit record with sequence Int.max is reported, not a trap (AuditLog.swift:160 'sequence + 1')",
-          .disabled("known crash: AuditLog.verify traps on an audit.log line with sequence 9223372036854775807; no key needed"))
+    @Test(
+        "An audit record with sequence Int.max is reported, not a trap (AuditLog.swift:160 'sequence + 1')",
+        .disabled("known crash: AuditLog.verify traps on an audit.log line with sequence 9223372036854775807; no key needed"))
     func auditSequenceIntMax() throws { try replay("vault-files", "audit-sequence-int-max") }
 
-    @Test("An audit head with sequence Int.min is reported, not a trap (AuditLog.swift:169 'sequence - 1')",
-          .disabled("known crash: AuditLog.verify traps on an authenticated audit.head naming sequence -9223372036854775808"))
+    @Test(
+        "An audit head with sequence Int.min is reported, not a trap (AuditLog.swift:169 'sequence - 1')",
+        .disabled("known crash: AuditLog.verify traps on an authenticated audit.head naming sequence -9223372036854775808"))
     func auditHeadSequenceIntMin() throws { try replay("vault-sealed", "audit-head-sequence-int-min") }
 
-    @Test("An index line created before year 0 is reported, not a trap (EntryIndex.swift:150 -> UTCTime.swift:62)",
-          .disabled("known crash: UTCTime.dateTime traps on a negative year; fixed on branch vb365-client ('UTCTime never traps'): enable after merging"))
+    @Test(
+        "An index line created before year 0 is reported, not a trap (EntryIndex.swift:150 -> UTCTime.swift:62)",
+        .disabled(
+            "known crash: UTCTime.dateTime traps on a negative year; fixed on branch vb365-client ('UTCTime never traps'): enable after merging"
+        ))
     func indexCreatedNegativeYear() throws { try replay("vault-sealed", "index-created-negative-year") }
 }

@@ -17,7 +17,9 @@ import Foundation
 nonisolated(unsafe) var selected: FuzzEntries.Target?
 
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzerInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func fuzzerInitialize(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
     // CERTVAULT_FUZZ_WRITE_SEEDS=DIR: write the vault seeds as the current code writes them
     // (including a backup in its current format) into DIR/<target>/, and stop.
     if let folder = ProcessInfo.processInfo.environment["CERTVAULT_FUZZ_WRITE_SEEDS"] {
