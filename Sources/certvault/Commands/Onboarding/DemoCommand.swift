@@ -29,8 +29,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The API version the simulator serves: v6, v7 or v8.", valueName: "version"))
     var apiVersion: String = "v8"
 
-    @Option(name: .long, help: ArgumentHelp("The issuance policy.", valueName: "path"))
-    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
+    @Option(name: .long, help: ArgumentHelp(PolicyChoice.help, valueName: "path"))
+    var policy: String?
 
     @OptionGroup var logging: LoggingOptions
 
@@ -41,7 +41,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger("certvault.demo")
         let version = VB365APIVersion(rawValue: apiVersion)!
-        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
         try PrivateFiles.makePrivateDirectory(dir)
         let stamp = UTCTime.dateTime(UTCTime.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
         let run = "\(dir)/run-\(stamp)-\(PrivateFiles.randomName().prefix(6))"

@@ -42,13 +42,15 @@ struct RotateCommand: AsyncParsableCommand {
         let store = try context.makeStore()
         if due && dryRun {
             // Listing needs the vault and the records, not VB365.
-            let window = try withinDays ?? PolicyLoader.load(path: context.policy).renewBeforeDays
+            let window = try withinDays ?? PolicyChoice.load(context.policy).renewBeforeDays
             let due = try Onboarding.dueForRotation(vault: try context.vault.open(), store: store, withinDays: window)
             if json {
                 Terminal.out(try OnboardingOutput.json(due.map(\.record)))
             } else {
-                Terminal.out("tenant\tgeneration\tnot after\n")
-                for (record, notAfter) in due { Terminal.out("\(record.intake.tenant)\t\(record.generation ?? 0)\t\(notAfter)\n") }
+                if !due.isEmpty {
+                    Terminal.out(OnboardingOutput.table(["tenant", "generation", "not after"],
+                                                        due.map { [$0.record.intake.tenant.rawValue, String($0.record.generation ?? 0), $0.notAfter] }))
+                }
                 Terminal.out("\(due.count) tenant(s) due within \(window) days\n")
             }
             return
