@@ -355,7 +355,7 @@ public final class VB365Client: @unchecked Sendable {
         case 500...599: hint = "The server failed; if this was an add, look the organization up before trying again; VB365's logs say more."
         default: hint = "See the server's message."
         }
-        return VB365Error(CertVaultError(.vb365Rejected, "VB365 answered \(call) with HTTP \(response.status)\(codeText)\(said).", hint: hint),
+        return VB365Error(CertVaultError(.vb365Rejected, Sentence.end("VB365 answered \(call) with HTTP \(response.status)\(codeText)\(said)"), hint: hint),
                           status: response.status, serverMessage: info?.text, errorCode: info?.errorCode ?? info?.error,
                           outcomeUnknown: response.status >= 500 && !call.hasPrefix("GET"))
     }

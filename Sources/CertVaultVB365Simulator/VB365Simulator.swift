@@ -38,6 +38,8 @@ public final class VB365Simulator: @unchecked Sendable {
         /// The Microsoft cloud each tenant really is in (by organization name); adding it with
         /// another region is refused, as Microsoft's sign-in would fail there.
         public var tenantRegions: [String: VB365Region] = [:]
+        /// The name VB365 gives an organization, by the (lower-case) name it was added with; default the same.
+        public var organizationNames: [String: String] = [:]
 
         public init(version: VB365APIVersion = .v8, users: [String: String] = ["VB365\\admin": "simulator"],
                     tokenLifetime: Int = 3600, deviceCodeLifetime: Int = 900, signInAfter: Double? = nil,
@@ -474,7 +476,8 @@ public final class VB365Simulator: @unchecked Sendable {
             deviceCodes[userCode] = code
             let id = UUID().uuidString.lowercased()
             let applicationId = UUID().uuidString.lowercased()
-            var stored = VB365Organization(id: id, name: officeName, officeName: officeName, type: .office365, region: region)
+            let storedName = configuration.organizationNames[officeName.lowercased()] ?? officeName
+            var stored = VB365Organization(id: id, name: storedName, officeName: storedName, type: .office365, region: region)
             stored.isExchangeOnline = body.isExchangeOnline ?? false
             stored.isSharePointOnline = body.isSharePointOnline ?? false
             stored.isTeamsOnline = body.isTeamsOnline ?? false
