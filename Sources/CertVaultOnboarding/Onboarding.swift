@@ -241,12 +241,13 @@ public final class Onboarding: @unchecked Sendable {
         }
         if let last = record.lastAddAttempt, let sent = UTCTime.parse(last), UTCTime.now() - sent < Int64(repostGrace) {
             // VB365 may still be creating it: do not send it again yet.
+            let allowed = UTCTime.dateTime(sent + Int64(repostGrace.rounded(.up)))
             record.updated = Self.now()
             record.history.append(.init(at: Self.now(), state: .addingOrganization,
-                                        note: "not in VB365 yet; the last add was sent less than \(Int(repostGrace)) s ago, so it is not sent again now"))
+                                        note: "not in VB365 yet; the last add was sent less than \(Int(repostGrace)) s ago, so it is not sent again before \(allowed)"))
             try store.save(record)
-            throw VB365Error(CertVaultError(.onboardingState, "'\(record.intake.tenant)' is not in VB365 yet, and its add was sent less than \(Int(repostGrace)) s ago.",
-                                            hint: "VB365 may still be creating it. Run 'certvault onboard resume \(record.intake.tenant)' again in a few minutes: it looks again before it sends anything."),
+            throw VB365Error(CertVaultError(.onboardingState, "'\(record.intake.tenant)' is not in VB365 yet, and its add was sent less than \(Int(repostGrace)) s ago (at \(last)).",
+                                            hint: "VB365 may still be creating it. Run 'certvault onboard resume \(record.intake.tenant)' again at \(allowed) or later: it looks again before it sends anything, and sends again only from then on."),
                              outcomeUnknown: true)
         }
         if codeExpired(record) {

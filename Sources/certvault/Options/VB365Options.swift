@@ -71,7 +71,7 @@ struct VB365ConnectionOptions: ParsableArguments {
             throw CertVaultError(.invalidInput, "No VB365 server given.", hint: "Give --url https://HOST:4443 or set CERTVAULT_VB365_URL.")
         }
         guard let user = user ?? Environment.value("CERTVAULT_VB365_USER") else {
-            throw CertVaultError(.invalidInput, "No VB365 account given.", hint: "Give --user DOMAIN\\user or set CERTVAULT_VB365_USER.")
+            throw CertVaultError(.invalidInput, "No VB365 account given.", hint: "Give --user 'DOMAIN\\user' (in single quotes: the shell drops a bare backslash) or set CERTVAULT_VB365_USER.")
         }
         guard let source = try SecretChoice.pick(file: vb365PasswordFile, fd: vb365PasswordFd, stdin: vb365PasswordStdin, env: vb365PasswordEnv,
                                                  options: Self.passwordNames) else {

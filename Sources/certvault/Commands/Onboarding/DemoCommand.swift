@@ -89,13 +89,16 @@ struct DemoCommand: AsyncParsableCommand {
         // 6. What restore tooling gets (metadata only here: never print a password in a demo).
         let credential = try RestoreCredential.retrieve(vault: vault, record: record, tenant: intake.tenant, purpose: "demo", secrets: false)
         Terminal.out("\nrestore-credential contoso --metadata-only:\n" + String(decoding: credential.json(includeSecrets: false), as: UTF8.self))
+        // The command as this run was invoked: a path as typed (.build/release/certvault), or the
+        // bare name when it was found on PATH (an installed tool).
+        let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "certvault" } ?? "certvault"
         Terminal.out("""
 
             Everything of this run is in \(run). To look again:
               export CERTVAULT_VAULT=\(vaultPath) CERTVAULT_KEY_FILE=\(keyFile) CERTVAULT_ONBOARDING=\(run)/onboarding
-              .build/release/certvault onboard status contoso
-              .build/release/certvault list
-              .build/release/certvault audit show
+              \(me) onboard status contoso
+              \(me) list
+              \(me) audit show
             Against a real VB365 server (docs/onboarding.md):
               certvault onboard start TENANT --org-name TENANT.onmicrosoft.com --url https://HOST:4443 --user 'DOMAIN\\user' \\
                   --ca-file vb365.pem --vb365-password-file FILE
