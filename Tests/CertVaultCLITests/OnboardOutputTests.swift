@@ -62,6 +62,23 @@ struct OnboardOutputTests {
         #expect(one.stdout.contains("\\u{1B}"))
     }
 
+    @Test("rotate --due --dry-run lines its columns up")
+    func dueTable() throws {
+        let world = try OnboardingWorld(.v8) { $0.signInAfter = 0 }
+        for tenant in ["a", "a-much-longer-tenant-id"] {
+            let started = try world.run(["onboard", "start", tenant, "--org-name", "\(tenant).onmicrosoft.com", "--wait", "30"])
+            try #require(started.status == 0, "\(started.stderr)")
+        }
+        let due = try world.run(["rotate", "--due", "--dry-run", "--within-days", "800"])
+        #expect(due.status == 0, "\(due.stderr)")
+        #expect(!due.stdout.contains("\t"))
+        let lines = due.stdout.split(separator: "\n").map(String.init)
+        let column = try #require(lines.first?.range(of: "generation")).lowerBound.utf16Offset(in: lines[0])
+        for line in lines.dropFirst().prefix(2) {
+            #expect(line.range(of: " 1 ").map { $0.lowerBound.utf16Offset(in: line) + 1 } == column, "\(due.stdout)")
+        }
+    }
+
     @Test("services VB365 refuses are refused at start, before any call to VB365")
     func refusedServices() throws {
         let world = try OnboardingWorld(.v8)

@@ -101,17 +101,17 @@ struct RotateCommand: AsyncParsableCommand {
         case .awaitingCustomer:
             lines += [
                 "  VB365 registers the new certificate once the customer's Global Administrator signs in:",
-                "    URL:   \(rotation.verificationUrl ?? "?")",
-                "    code:  \(rotation.userCode ?? "?")",
-                "    valid until \(rotation.codeExpiresAt ?? "?")",
+                "    URL:   \(OnboardingOutput.shown(rotation.verificationUrl))",
+                "    code:  \(OnboardingOutput.shown(rotation.userCode))",
+                "    valid until \(OnboardingOutput.shown(rotation.codeExpiresAt))",
                 "  Then: certvault rotate \(record.intake.tenant) --resume --wait 900",
                 "  Generation \(rotation.previousGeneration.map(String.init) ?? "?") stays active meanwhile.",
             ]
         case .done:
             lines.append("  VB365 uses generation \(rotation.generation) (\(rotation.thumbprint)); generation \(rotation.previousGeneration.map(String.init) ?? "?") is superseded.")
         case .failed:
-            lines.append("  \(rotation.failure?.reason ?? "failed"); generation \(rotation.previousGeneration.map(String.init) ?? "?") stays active.")
-            if let hint = rotation.failure?.hint { lines.append("  what to do: \(hint)") }
+            lines.append("  \(OnboardingOutput.shown(rotation.failure?.reason ?? "failed")); generation \(rotation.previousGeneration.map(String.init) ?? "?") stays active.")
+            if let hint = rotation.failure?.hint { lines.append("  what to do: \(OnboardingOutput.shown(hint))") }
         case .expired:
             lines.append("  The code ran out; 'certvault rotate \(record.intake.tenant)' gets a new one for the same generation.")
         case .updating:
