@@ -55,7 +55,7 @@ struct DemoCommand: AsyncParsableCommand {
         }]), port: 0)
         try simulator.start()
         defer { simulator.stop() }
-        let caFile = "\(run)/vb365-ca.pem"
+        let caFile = "\(run)/vb365.pem"
         try PrivateFiles.writeNewFileAtomically(caFile, bytes: Array(simulator.identity!.certificatePEM.utf8))
         step(1, "VB365 simulator (API \(version.rawValue)) on \(simulator.baseURL), trusted through \(caFile)")
 
