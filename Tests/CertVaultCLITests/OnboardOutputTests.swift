@@ -79,6 +79,21 @@ struct OnboardOutputTests {
         }
     }
 
+    @Test("VB365 names the organization differently: status shows VB365's name with a warning")
+    func renamed() throws {
+        let world = try OnboardingWorld(.v8) {
+            $0.signInAfter = 0
+            $0.organizationNames = ["contoso.onmicrosoft.com": "contosoltd.onmicrosoft.com"]
+        }
+        let started = try world.run(["onboard", "start", "contoso", "--org-name", "contoso.onmicrosoft.com", "--wait", "30"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let status = try world.run(["onboard", "status", "contoso"])
+        #expect(status.stdout.contains("warning:"), "\(status.stdout)")
+        #expect(status.stdout.contains("VB365 named the organization 'contosoltd.onmicrosoft.com', not 'contoso.onmicrosoft.com'"))
+        #expect(try world.json(try world.run(["onboard", "status", "contoso", "--json"]))["vb365OrganizationName"] as? String
+                == "contosoltd.onmicrosoft.com")
+    }
+
     @Test("services VB365 refuses are refused at start, before any call to VB365")
     func refusedServices() throws {
         let world = try OnboardingWorld(.v8)
