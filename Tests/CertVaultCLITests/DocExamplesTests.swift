@@ -28,7 +28,8 @@ import Testing
 ///   in a new scratch folder holding copies of `policy/` and `docs/`, with `certvault` (and
 ///   `.build/release/certvault`) on hand as the built binary, `HOME` in the scratch folder and
 ///   no `CERTVAULT_*` variables: a document is followed as a user would follow it, and an
-///   example that fails names its document and line.
+///   example that fails names its document and line. (As `set -e` goes, a command that fails on
+///   the left of `&&` stops the run only when its chain ends the block.)
 @Suite("Every command example in README.md and docs/ runs as written", .serialized)
 struct DocExamplesTests {
     static let documents: [String] = DocExamples.documents()
@@ -238,7 +239,10 @@ enum DocExamples {
             if block.has("simulator"), let simulator {
                 for url in placeholderURLs { code = code.replacingOccurrences(of: url, with: simulator.baseURL) }
             }
-            script += "echo '@@example \(block.line)'; echo '@@example \(block.line)' >&2\n" + code + "\n"
+            // `set -e` ignores a failure on the left of `&&`; a block that ends with such a chain
+            // still ends with its status, which is checked here.
+            script += "echo '@@example \(block.line)'; echo '@@example \(block.line)' >&2\n" + code
+                + "\n__status=$?; if [ \"$__status\" -ne 0 ]; then exit \"$__status\"; fi\n"
         }
         let path = try scratch.write(".examples.sh", script)
         let output = try ProcessRunner.run("/usr/bin/timeout", ["900", "/bin/bash", path], currentDirectory: scratch.path)
