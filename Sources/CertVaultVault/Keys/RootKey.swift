@@ -55,20 +55,22 @@ enum RootKey {
         try PrivateFiles.writeNewFileAtomically(path, secret: content)
     }
 
-    /// Reads a key file, refusing one that other users can read.
+    /// Reads a key file, refusing one that is not the user's own and private.
+    ///
+    /// The folder must be a 0700 folder of the user's; the file is opened once without following
+    /// links, and the open descriptor must be a regular file of the user's with mode 0600 or
+    /// stricter.
     static func readKeyFile(_ path: String) throws -> SecretBytes {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        var exists = stat()
+        guard lstat(path, &exists) == 0 else {
             throw CertVaultError(.vaultLocked, "The vault key file '\(path)' does not exist.",
                                  hint: "Give the key file made by 'certvault init' with --key-file, or unlock with a passphrase option.",
                                  underlying: PrivateFiles.errnoText())
         }
-        if info.st_mode & 0o077 != 0 {
-            throw CertVaultError(.insecurePermissions,
-                                 "The vault key file '\(path)' is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))).",
-                                 hint: "Run 'chmod 600 \(path)' and check who could have copied it; certvault will not use it until then.")
-        }
-        let content = try SecretSource.file(path).read()
+        try PrivateFiles.checkPrivateFolder(parentFolder(of: path), what: "The folder of the vault key file")
+        let fd = try PrivateFiles.openPrivateFile(path, what: "The vault key file")
+        defer { close(fd) }
+        let content = try SecretSource.fileDescriptor(fd).read()
         let header = Array((keyFileHeader + "\n").utf8)
         let key: SecretBytes? = content.withUnsafeBytes { bytes in
             guard bytes.count > header.count, Array(bytes.prefix(header.count)) == header else { return nil }
