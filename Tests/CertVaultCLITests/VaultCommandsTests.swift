@@ -158,4 +158,39 @@ struct VaultCommandsTests {
         let entries = try #require(try JSONSerialization.jsonObject(with: list.stdoutData) as? [[String: Any]])
         #expect(entries.compactMap { $0["tenant"] as? String } == ["alpha", "beta", "gamma"])
     }
+
+    @Test("a deleted generation: verify names it, reindex exits 1 and does not hide it, verify still names it")
+    func deletedGeneration() throws {
+        let dir = try TemporaryDirectory()
+        let env = env(dir)
+        try #require(try CLI.run(["init"], environment: env).status == 0)
+        try #require(try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy], environment: env).status == 0)
+        unlink(dir.file("vault/tenants/contoso/00000001.entry"))
+        let verify = try CLI.run(["vault", "verify"], environment: env)
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("tenants/contoso/00000001.entry: generation 1 of tenant contoso is missing, deleted"), "\(verify.stdout)")
+        #expect(!verify.stdout.contains("interrupted write"))
+        let reindex = try CLI.run(["vault", "reindex"], environment: env)
+        #expect(reindex.status == 1)
+        #expect(reindex.stderr.contains("contoso/1"))
+        let again = try CLI.run(["vault", "verify"], environment: env)
+        #expect(again.status == 1)
+        #expect(again.stdout.contains("generation 1 of tenant contoso is missing, deleted"))
+    }
+
+    @Test("an index that cannot be written: issue warns, list still shows the tenant")
+    func unwritableIndex() throws {
+        let dir = try TemporaryDirectory()
+        let env = env(dir)
+        try #require(try CLI.run(["init"], environment: env).status == 0)
+        try FileManager.default.copyItem(atPath: dir.file("vault/index"), toPath: dir.file("index.copy"))
+        unlink(dir.file("vault/index"))
+        try #require(symlink(dir.file("index.copy"), dir.file("vault/index")) == 0)
+        let issue = try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy], environment: env)
+        #expect(issue.status == 0)
+        #expect(issue.stderr.contains("warning: The vault index could not be updated"), "\(issue.stderr)")
+        let list = try CLI.run(["list"], environment: env)
+        #expect(list.stdout.contains("contoso"))
+        #expect(list.stderr.contains("reindex"))
+    }
 }
