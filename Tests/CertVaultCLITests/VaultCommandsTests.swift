@@ -134,7 +134,7 @@ struct VaultCommandsTests {
         let env = env(dir)
         let old = try dir.write("old.txt", "first vault passphrase\n")
         let new = try dir.write("new.txt", "second vault passphrase\n")
-        let fast = ["--argon2-ops", "1", "--argon2-memory-mib", "8"]
+        let fast = ["--argon2-ops", "2", "--argon2-memory-mib", "64"]
         try #require(try CLI.run(["init", "--passphrase-file", old] + fast, environment: env).status == 0)
         try #require(try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy, "--passphrase-file", old], environment: env).status == 0)
         let changed = try CLI.run(["vault", "change-passphrase", "--passphrase-file", old, "--new-passphrase-file", new], environment: env)
@@ -192,5 +192,19 @@ struct VaultCommandsTests {
         let list = try CLI.run(["list"], environment: env)
         #expect(list.stdout.contains("contoso"))
         #expect(list.stderr.contains("reindex"))
+    }
+
+    @Test("init refuses Argon2id settings under the floor, over the cap, or that overflow when shifted to bytes")
+    func argon2Options() throws {
+        let dir = try TemporaryDirectory()
+        let env = env(dir)
+        let pass = try dir.write("pass.txt", "a long vault passphrase\n")
+        for options in [["--argon2-ops", "1"], ["--argon2-memory-mib", "8"], ["--argon2-memory-mib", "17592186044417"],
+                        ["--argon2-ops", "21"]] {
+            let result = try CLI.run(["init", "--passphrase-file", pass] + options, environment: env)
+            #expect(result.status != 0, "\(options)")
+            #expect(result.stderr.contains(options[0]), "\(options): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("vault")))
+        }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 enum VaultFixtures {
-    static let fastArgon = Argon2Parameters(operations: 1, memoryBytes: 8 << 20)
+    static let fastArgon = Argon2Parameters.belowWritingFloor(operations: 1, memoryBytes: 8 << 20)
 
     static func secret(_ text: String) -> SecretBytes { Array(text.utf8).withUnsafeBytes { SecretBytes(copying: $0) } }
 
