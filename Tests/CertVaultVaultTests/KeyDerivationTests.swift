@@ -58,3 +58,36 @@ struct KeyDerivationTests {
         #expect(Argon2Parameters.bytes(mebibytes: 64) == 64 << 20)
     }
 }
+
+/// The key file's exact text, as docs/vault-format.md states it.
+@Suite("The key file's text: header line with LF, base64 line with an optional line end")
+struct KeyFileTextTests {
+    static let cases: [(String, Bool)] = [
+        ("lf", true), ("none", true), ("crlf-last", true), ("crlf-all", false), ("two-lf", false), ("space", false),
+    ]
+
+    @Test("line ends the key file may and may not have", arguments: cases)
+    func lineEnds(_ variant: String, _ opens: Bool) throws {
+        let dir = try TemporaryDirectory()
+        let (_, protection) = try VaultFixtures.keyFileVault(dir)
+        let path = dir.file("key/root.key")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        try #require(lines.count == 2)
+        let text = switch variant {
+        case "lf": lines[0] + "\n" + lines[1] + "\n"
+        case "none": lines[0] + "\n" + lines[1]
+        case "crlf-last": lines[0] + "\n" + lines[1] + "\r\n"
+        case "crlf-all": lines[0] + "\r\n" + lines[1] + "\r\n"
+        case "two-lf": lines[0] + "\n" + lines[1] + "\n\n"
+        default: lines[0] + "\n" + lines[1] + " \n"
+        }
+        unlink(path)
+        try PrivateFiles.writeNewFile(path, bytes: Array(text.utf8))
+        if opens {
+            _ = try Vault.open(at: dir.file("vault"), unlock: protection)
+        } else {
+            let error = try #require(throws: CertVaultError.self) { try Vault.open(at: dir.file("vault"), unlock: protection) }
+            #expect(error.reason.contains("not a certvault root key file"))
+        }
+    }
+}
