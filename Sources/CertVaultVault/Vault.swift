@@ -36,6 +36,9 @@ public final class Vault {
     /// index could not be updated after an entry was stored). The command line prints it.
     public var onWarning: ((String) -> Void)?
 
+    /// Set when an index write failed, so that the warning is given once per handle.
+    private var indexWriteFailed = false
+
     /// The lock file, opened once per vault handle; writers take `flock` on it.
     private var lockFD: Int32 = -1
 
@@ -564,8 +567,10 @@ public final class Vault {
             let reason = (error as? CertVaultError).map { $0.reason + ($0.underlying.map { " \($0)" } ?? "") } ?? "\(error)"
             let warning = "The vault index could not be updated (\(reason)); the entry is stored, and 'list' opens every entry "
                 + "until you run 'certvault vault reindex'."
+            // Once per handle: a KEK rotation appends one line per entry.
+            if !indexWriteFailed { onWarning?(warning) }
+            indexWriteFailed = true
             indexWarning = warning
-            onWarning?(warning)
         }
     }
 
