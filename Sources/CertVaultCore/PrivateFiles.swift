@@ -1,4 +1,5 @@
 internal import CCertVaultShims
+internal import CSodium
 
 #if canImport(Glibc)
 internal import Glibc
@@ -137,7 +138,11 @@ public enum PrivateFiles {
 
     /// 16 random hex digits, for temporary names.
     public static func randomName() -> String {
-        Hex.lower(SecretBytes.random(count: 8).withUnsafeBytes { Array($0) })
+        // A name is not a secret: plain memory, not a secure allocation (guard pages, mlock)
+        // for every temporary file.
+        var bytes = [UInt8](repeating: 0, count: 8)
+        randombytes_buf(&bytes, bytes.count)
+        return Hex.lower(bytes)
     }
 
     /// The names in a folder (without "." and ".."), or an empty list when it cannot be read.

@@ -74,10 +74,23 @@ struct EntryIndex {
         return Head(size: size, mac: String(parts[1]))
     }
 
-    /// Replaces `index.head` (a new file with a unique name, renamed into place).
-    func writeHead(_ head: Head) throws {
+    /// Replaces `index.head` (a new file with a unique name, flushed, renamed into place).
+    ///
+    /// - Parameter syncFolder: false after an append: the folder is flushed by the audit head
+    ///   written next, and a rename a crash loses leaves the head behind the index, which is allowed.
+    func writeHead(_ head: Head, syncFolder: Bool = true) throws {
         let text = "\(head.size)\t\(head.mac)\t\(headMAC(size: head.size, mac: head.mac))\n"
-        try Vault.writeAtomically(Array(text.utf8), to: headPath, folder: folder)
+        let temporary = "\(folder)/.tmp-\(PrivateFiles.randomName())"
+        do {
+            try PrivateFiles.writeNewFile(temporary, bytes: Array(text.utf8))
+            guard rename(temporary, headPath) == 0 else {
+                throw CertVaultError(.fileSystem, "Cannot rename into '\(headPath)'.", underlying: PrivateFiles.errnoText())
+            }
+            if syncFolder { try PrivateFiles.syncDirectory(folder) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
     }
 
     /// Removes `index.head`, so that readers stop trusting an index a write could not update.
@@ -130,7 +143,7 @@ struct EntryIndex {
         guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
             throw CertVaultError(.fileSystem, "Cannot flush the vault index.", underlying: PrivateFiles.errnoText())
         }
-        try writeHead(Head(size: Int(lseek(fd, 0, SEEK_END)), mac: previous))
+        try writeHead(Head(size: Int(lseek(fd, 0, SEEK_END)), mac: previous), syncFolder: false)
     }
 
     /// The mac of the line that ends at byte `end` (64 zeros when `end` is the header's end).
