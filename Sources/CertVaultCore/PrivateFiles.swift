@@ -27,7 +27,8 @@ public enum PrivateFiles {
 
     /// Creates `path` and any missing parents; the folders this call creates are mode 0700.
     ///
-    /// The final folder, if it already exists, is checked against `exposure`.
+    /// The final folder, if it already exists, is checked against `exposure`; a private one must
+    /// also belong to the user running certvault.
     /// - Throws: ``CertVaultError`` (`file-system`, `insecure-permissions`).
     public static func makePrivateDirectory(_ path: String, exposure: Exposure = .privateOnly) throws {
         // The common cases first: the parent exists (one mkdir), or the folder does (check it).
@@ -50,6 +51,7 @@ public enum PrivateFiles {
             throw CertVaultError(.fileSystem, "'\(path)' exists but is not a folder.",
                                  hint: "Choose another output folder.", underlying: errnoText())
         }
+        if exposure == .privateOnly && info.st_uid != geteuid() { try checkOwnerAndMode(info, path: path, what: "Folder", folder: true) }
         let writableByOthers = info.st_mode & 0o022 != 0 && info.st_mode & S_ISVTX == 0
         if exposure == .privateOnly ? info.st_mode & 0o077 != 0 : writableByOthers {
             throw CertVaultError(
@@ -114,14 +116,18 @@ public enum PrivateFiles {
     static func checkOwnerAndMode(_ info: stat, path: String, what: String, folder: Bool) throws {
         let user = geteuid()
         if info.st_uid != user {
-            throw CertVaultError(.insecurePermissions,
-                                 "\(what) '\(path)' belongs to another user (uid \(info.st_uid)), not to the one running certvault (uid \(user)).",
-                                 hint: "Run 'chown \(user) \(path)' if it is yours, or run certvault as its owner; whoever owns it can read or replace the secrets.")
+            throw CertVaultError(
+                .insecurePermissions,
+                "\(what) '\(path)' belongs to another user (uid \(info.st_uid)), not to the one running certvault (uid \(user)).",
+                hint: "Run 'chown \(user) \(path)' if it is yours, or run certvault as its owner; "
+                    + "whoever owns it can read or replace the secrets.")
         }
         if info.st_mode & 0o077 != 0 {
             let mode = String(info.st_mode & 0o777, radix: 8)
-            throw CertVaultError(.insecurePermissions, "\(what) '\(path)' is accessible to other users (mode \(mode)).",
-                                 hint: "Run 'chmod \(folder ? "700" : "600") \(path)' and check who could have copied \(folder ? "what is in it" : "it"); certvault will not use it until then.")
+            throw CertVaultError(
+                .insecurePermissions, "\(what) '\(path)' is accessible to other users (mode \(mode)).",
+                hint: "Run 'chmod \(folder ? "700" : "600") \(path)' and check who could have copied \(folder ? "what is in it" : "it"); "
+                    + "certvault will not use it until then.")
         }
     }
 

@@ -411,7 +411,8 @@ public final class Vault {
         let (records, auditProblems) = audit.verify()
         problems += auditProblems.map { "audit.log: \($0)" }
         for missing in missingGenerations(present: present.map { ($0.0.rawValue, $0.1) }, records: records) {
-            let file = "tenants/\(missing.tenant)/\(String(repeating: "0", count: max(0, 8 - String(missing.generation).count)))\(missing.generation).entry"
+            let digits = String(missing.generation)
+            let file = "tenants/\(missing.tenant)/\(String(repeating: "0", count: max(0, 8 - digits.count)))\(digits).entry"
             problems.append("\(file): generation \(missing.generation) of tenant \(missing.tenant) is missing, deleted ("
                 + missing.evidence.sorted().joined(separator: "; ") + "); restore it from a backup ('vault reindex' does not repair this)")
         }

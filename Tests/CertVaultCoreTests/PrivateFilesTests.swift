@@ -81,6 +81,8 @@ struct PrivateFilesTests {
         try #require(chown(dir.file("theirs"), 65534, gid_t.max) == 0)
         let owner = try #require(throws: CertVaultError.self) { try PrivateFiles.checkPrivateFolder(dir.file("theirs"), what: "The folder") }
         #expect(owner.hint?.contains("chown \(geteuid()) \(dir.file("theirs"))") == true)
+        let existing = try #require(throws: CertVaultError.self) { try PrivateFiles.makePrivateDirectory(dir.file("theirs")) }
+        #expect(existing.reason.contains("another user"))
         chmod(dir.file("mine"), 0o755)
         let mode = try #require(throws: CertVaultError.self) { try PrivateFiles.checkPrivateFolder(dir.file("mine"), what: "The folder") }
         #expect(mode.hint?.contains("chmod 700") == true)
