@@ -187,6 +187,21 @@ public enum VB365Limits {
     /// The longest short server string kept (a version, an error code, an installation id).
     public static let shortServerText = 100
 
+    /// Decodes an integer field and checks its range; a number that is not an integer Swift
+    /// can hold (1e300, 2.5) is out of range too, named by its field.
+    static func integer<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key, _ range: ClosedRange<Int>, unit: String) throws -> Int {
+        let value: Int
+        do {
+            value = try container.decode(Int.self, forKey: key)
+        } catch {
+            // Foundation reports a number too large for Int with an error of its own type.
+            guard let number = try? container.decode(Double.self, forKey: key) else { throw error }
+            throw VB365ValueOutOfRange(field: key.stringValue, value: String(number),
+                                       expected: "an integer from \(range.lowerBound) to \(range.upperBound)" + (unit.isEmpty ? "" : " \(unit)"))
+        }
+        return try check(value, range, key, unit: unit)
+    }
+
     static func check<Key: CodingKey>(_ value: Int, _ range: ClosedRange<Int>, _ key: Key, unit: String) throws -> Int {
         guard range.contains(value) else {
             throw VB365ValueOutOfRange(field: key.stringValue, value: String(value), expected: "\(range.lowerBound) to \(range.upperBound)" + (unit.isEmpty ? "" : " \(unit)"))
@@ -238,8 +253,7 @@ public struct VB365TokenResponse: Codable, Sendable {
         accessToken = try container.decode(String.self, forKey: .accessToken)
         refreshToken = try container.decode(String.self, forKey: .refreshToken)
         tokenType = try container.decode(String.self, forKey: .tokenType)
-        expiresIn = try VB365Limits.check(try container.decode(Int.self, forKey: .expiresIn), VB365Limits.tokenLifetime, CodingKeys.expiresIn,
-                                          unit: "seconds")
+        expiresIn = try VB365Limits.integer(container, .expiresIn, VB365Limits.tokenLifetime, unit: "seconds")
         userName = try container.decodeIfPresent(String.self, forKey: .userName)
         issued = try container.decode(String.self, forKey: .issued)
         expires = try container.decode(String.self, forKey: .expires)
@@ -284,8 +298,7 @@ public struct VB365DeviceCode: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         userCode = try VB365Limits.checkUserCode(try container.decode(String.self, forKey: .userCode), CodingKeys.userCode)
         verificationUrl = try container.decode(String.self, forKey: .verificationUrl)
-        expiresIn = try VB365Limits.check(try container.decode(Int.self, forKey: .expiresIn), VB365Limits.deviceCodeLifetime, CodingKeys.expiresIn,
-                                          unit: "seconds")
+        expiresIn = try VB365Limits.integer(container, .expiresIn, VB365Limits.deviceCodeLifetime, unit: "seconds")
         message = DisplayText.escapingControls(try container.decode(String.self, forKey: .message), limit: VB365Limits.serverText)
     }
 }
@@ -455,8 +468,8 @@ public struct VB365OrganizationPage: Codable, Sendable {
     /// Decodes and range-checks `offset` and `limit`.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        offset = try VB365Limits.check(try container.decode(Int.self, forKey: .offset), VB365Limits.pageOffset, CodingKeys.offset, unit: "")
-        limit = try VB365Limits.check(try container.decode(Int.self, forKey: .limit), VB365Limits.pageLimit, CodingKeys.limit, unit: "")
+        offset = try VB365Limits.integer(container, .offset, VB365Limits.pageOffset, unit: "")
+        limit = try VB365Limits.integer(container, .limit, VB365Limits.pageLimit, unit: "")
         setId = try container.decodeIfPresent(String.self, forKey: .setId)
         results = try container.decode([VB365Organization].self, forKey: .results)
         links = try container.decodeIfPresent([String: VB365Link].self, forKey: .links)
