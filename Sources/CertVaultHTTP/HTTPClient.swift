@@ -366,10 +366,38 @@ public final class HTTPClient {
 }
 
 /// libcurl's global initialisation, once per process.
+///
+/// libcurl is given an allocator that wipes every block before freeing it (and moves a block
+/// that grows, wiping the old one): libcurl copies a request body into its own buffers (a body
+/// under 64 KiB is appended to the request-header buffer, which grows by reallocation), and those
+/// copies of a password would otherwise stay in freed memory. OpenSSL's buffers are not
+/// affected: it encrypts a TLS record in place, so no plaintext is left there.
 enum CurlRuntime {
-    private static let initialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    private static let initialized: Bool = curl_global_init_mem(
+        Int(CURL_GLOBAL_DEFAULT),
+        { size in malloc(size) },
+        { pointer in CurlRuntime.wipeAndFree(pointer) },
+        { pointer, size in CurlRuntime.reallocWiping(pointer, size) },
+        { text in text.flatMap { strdup($0) } },
+        { count, size in calloc(count, size) }) == CURLE_OK
 
     static func ensureInitialized() {
         precondition(initialized, "curl_global_init failed")
+    }
+
+    static func wipeAndFree(_ pointer: UnsafeMutableRawPointer?) {
+        guard let pointer else { return }
+        explicit_bzero(pointer, malloc_usable_size(pointer))
+        free(pointer)
+    }
+
+    static func reallocWiping(_ pointer: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
+        guard let pointer else { return malloc(size) }
+        let old = malloc_usable_size(pointer)
+        if size <= old { return pointer }  // fits where it is: nothing left behind
+        guard let fresh = malloc(size) else { return nil }
+        fresh.copyMemory(from: pointer, byteCount: old)
+        wipeAndFree(pointer)
+        return fresh
     }
 }
