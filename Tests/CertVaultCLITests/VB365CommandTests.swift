@@ -275,3 +275,22 @@ struct VB365TransportCommandTests {
         #expect(slow.stderr.contains("--timeout"), "\(slow.stderr)")
     }
 }
+
+@Suite("docs/vb365-simulator.md names only options that exist")
+struct VB365DocOptionsTests {
+    @Test("every --option in docs/vb365-simulator.md is an option of vb365 check or vb365 simulate (or of the schema checker)")
+    func documentedOptionsExist() throws {
+        func options(_ text: String) -> Set<String> {
+            let regex = try! NSRegularExpression(pattern: "--[a-z0-9][a-z0-9-]*")
+            let range = NSRange(text.startIndex..., in: text)
+            return Set(regex.matches(in: text, range: range).compactMap { Range($0.range, in: text).map { String(text[$0]) } })
+        }
+        let doc = try String(contentsOfFile: "\(TestEnvironment.packageRoot)/docs/vb365-simulator.md", encoding: .utf8)
+        let check = try CLI.run(["vb365", "check", "--help"])
+        let simulate = try CLI.run(["vb365", "simulate", "--help"])
+        let known = options(check.stdout + simulate.stdout).union(["--exchanges", "--spec", "--strict-access", "--help"])
+        let unknown = options(doc).subtracting(known)
+        #expect(unknown.isEmpty, "documented but not options: \(unknown.sorted())")
+        #expect(options(doc).contains("--windows-server2016"))
+    }
+}
