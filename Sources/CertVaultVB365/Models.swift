@@ -435,6 +435,17 @@ public struct VB365Organization: Codable, Sendable {
         return organization
     }
 
+    /// The organization as received, with the strings people are shown (`name`, `officeName`,
+    /// `description`) escaped and cut to 256 characters: ``VB365Client`` returns organizations
+    /// this way.
+    public func escapedForDisplay() -> VB365Organization {
+        var copy = self
+        copy.name = name.map { DisplayText.escapingControls($0, limit: 256) }
+        copy.officeName = officeName.map { DisplayText.escapingControls($0, limit: 256) }
+        copy.description = description.map { DisplayText.escapingControls($0, limit: 256) }
+        return copy
+    }
+
     /// The Entra application id VB365 reports (from either settings object).
     public var applicationId: String? { exchangeOnlineSettings?.applicationId ?? sharePointOnlineSettings?.applicationId }
 

@@ -199,7 +199,7 @@ public final class VB365Client: @unchecked Sendable {
             let sent = try call("GET", "Organizations", repeat: .idempotent, expect: [200])
             let list: [VB365Organization] = try decode(sent)
             guard list.count <= configuration.maximumOrganizations else { throw tooMany(sent.call, list.count) }
-            return list
+            return list.map { $0.escapedForDisplay() }
         }
         var all: [VB365Organization] = []
         var previous: [String?]?
@@ -209,7 +209,7 @@ public final class VB365Client: @unchecked Sendable {
             if let msid { query += "&msid=\(Self.formEncode(msid))" }
             let sent = try call("GET", query, repeat: .idempotent, expect: [200])
             let page: VB365OrganizationPage = try decode(sent)
-            if page.results.isEmpty { return all }
+            if page.results.isEmpty { return all.map { $0.escapedForDisplay() } }
             let ids = page.results.map(\.id)
             guard page.offset == all.count, ids != previous else {
                 throw VB365Error(CertVaultError(
@@ -221,7 +221,7 @@ public final class VB365Client: @unchecked Sendable {
             previous = ids
             all += page.results
             guard all.count <= configuration.maximumOrganizations else { throw tooMany(sent.call, all.count) }
-            if page.results.count < limit { return all }
+            if page.results.count < limit { return all.map { $0.escapedForDisplay() } }
         }
         throw VB365Error(CertVaultError(
             .vb365Protocol, "VB365 answered more than \(configuration.maximumPages) full pages of organizations (\(all.count) so far); listing stopped.",
@@ -236,7 +236,8 @@ public final class VB365Client: @unchecked Sendable {
 
     /// `GET /vN/Organizations/{id}`.
     public func organization(id: String) throws -> VB365Organization {
-        try decode(call("GET", "Organizations/\(Self.pathSegment(id))", repeat: .idempotent, expect: [200]))
+        let organization: VB365Organization = try decode(call("GET", "Organizations/\(Self.pathSegment(id))", repeat: .idempotent, expect: [200]))
+        return organization.escapedForDisplay()
     }
 
     /// `POST /vN/Organizations`: adds an organization. Never repeated: when it fails with
@@ -247,7 +248,8 @@ public final class VB365Client: @unchecked Sendable {
         let sent = try call("POST", "Organizations", json: organization, repeat: .never, expect: [200, 201],
                             timeout: max(configuration.http.totalTimeout, Self.addTimeout), scrub: Self.certificates(organization))
         do {
-            return try decode(sent)
+            let added: VB365Organization = try decode(sent)
+            return added.escapedForDisplay()
         } catch let error as VB365Error {
             // VB365 said yes but the answer cannot be read: the organization exists.
             throw VB365Error(error.error, status: error.status, outcomeUnknown: true)

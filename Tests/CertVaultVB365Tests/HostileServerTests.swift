@@ -120,6 +120,18 @@ struct HostileServerTests {
         #expect(try client.serviceInstance().version == #"8.1\u{1B}[31m"#)
     }
 
+    @Test("organization names from the server are escaped before anyone sees them")
+    func organizationNames() throws {
+        let harness = try Harness(.v7)
+        let client = try harness.client { $0.retry = .none }
+        try client.logIn()
+        harness.simulator.respondNext("GET Organizations", status: 200,
+                                      body: Self.json(#"[{"id":"1","name":"Evil\u001b]0;x\u0007","officeName":"evil\u009b2J.onmicrosoft.com"}]"#))
+        let listed = try #require(try client.organizations().first)
+        #expect(listed.name == #"Evil\u{1B}]0;x\u{07}"#)
+        #expect(listed.officeName == #"evil\u{009B}2J.onmicrosoft.com"#)
+    }
+
     @Test("a server that echoes the request: no PFX password, no PFX, no VB365 password, no token in what is kept or shown")
     func echoedSecrets() throws {
         let harness = try Harness(.v8)
