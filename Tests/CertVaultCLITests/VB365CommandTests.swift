@@ -1,4 +1,8 @@
+import CertVaultCore
+import CertVaultHTTP
 import CertVaultTesting
+import CertVaultVB365
+import Logging
 import Foundation
 import Testing
 
@@ -8,8 +12,14 @@ final class SimulatorProcess: @unchecked Sendable {
     let process = Process()
     let facts: [String: String]
 
-    init(_ arguments: [String] = []) throws {
+    /// - Parameter password: the account's password, written for the simulator before it starts
+    ///   (from secure memory); by default the simulator makes one.
+    init(_ arguments: [String] = [], password: SecretBytes? = nil) throws {
         dir = try TemporaryDirectory()
+        if let password {
+            try PrivateFiles.makePrivateDirectory(dir.file("sim"))
+            try PrivateFiles.writeNewFileAtomically(dir.file("sim/password"), secret: password)
+        }
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["vb365", "simulate", "--port", "0", "--state-dir", dir.file("sim"), "--ready-file", dir.file("ready.json")] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
@@ -292,5 +302,58 @@ struct VB365DocOptionsTests {
         let unknown = options(doc).subtracting(known)
         #expect(unknown.isEmpty, "documented but not options: \(unknown.sorted())")
         #expect(options(doc).contains("--windows-server2016"))
+    }
+}
+
+@Suite("copies of the VB365 password and a PFX password in this process's memory", .serialized)
+struct VB365SecretCopiesTests {
+    /// 32 random bytes as 64 hex digits, made in secure memory: the text exists nowhere else.
+    static func randomHexSecret() -> SecretBytes {
+        let random = SecretBytes.random(count: 32)
+        let hex = Array("0123456789abcdef".utf8)
+        return SecretBytes(count: 64) { target in
+            random.withUnsafeBytes { bytes in
+                for (index, byte) in bytes.enumerated() {
+                    target[2 * index] = hex[Int(byte >> 4)]
+                    target[2 * index + 1] = hex[Int(byte & 0xF)]
+                }
+            }
+        }
+    }
+
+    /// Copies of `secret` in this process outside its own secure buffer.
+    static func copies(of secret: SecretBytes) -> Int {
+        var pattern = [UInt8](repeating: 0, count: secret.count)
+        secret.withUnsafeBytes { raw in for index in raw.indices { pattern[index] = raw[index] } }
+        defer { SecureWipe.wipe(&pattern) }
+        let excluded: Set<UInt> = [secret.withUnsafeBytes { UInt(bitPattern: $0.baseAddress!) }, pattern.withUnsafeBytes { UInt(bitPattern: $0.baseAddress!) }]
+        return ProcessMemory.count(pattern, excluding: excluded)
+    }
+
+    @Test("after a login and a POST Organizations over TLS, no copy of either password is left outside secure memory")
+    func noCopies() throws {
+        let password = Self.randomHexSecret()
+        let pfxPassword = Self.randomHexSecret()
+        // The server is another process (the simulator keeps what it receives in ordinary memory).
+        let simulator = try SimulatorProcess(["--sign-in-after", "0"], password: password)
+        #expect(Self.copies(of: password) == 0 && Self.copies(of: pfxPassword) == 0, "before any request")
+        do {
+            let client = try VB365Client(configuration: .init(serverURL: simulator.url, username: "VB365\\admin",
+                                                              http: .init(trust: .caFile(simulator.caFile), connectTimeout: 5, totalTimeout: 10),
+                                                              retry: .none),
+                                         password: password, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+            try client.logIn()
+            let code = try client.createDeviceCode(region: .worldwide)
+            Thread.sleep(forTimeInterval: 0.3)
+            // Not a PFX: VB365 refuses it, but the body with the password has gone out.
+            let body = VB365Organization.newOffice365(officeName: "copies.onmicrosoft.com", region: .worldwide, userCode: code.userCode,
+                                                      applicationName: "copies", certificateBase64: "TUlJ", password: pfxPassword)
+            let refused = try #require(throws: VB365Error.self) { try client.addOrganization(body) }
+            #expect(refused.status == 400)
+            #expect(Self.copies(of: password) == 0, "copies of the VB365 password while the client lives")
+            #expect(Self.copies(of: pfxPassword) == 0, "copies of the PFX password while the client lives")
+        }
+        #expect(Self.copies(of: password) == 0, "copies of the VB365 password after the client is gone")
+        #expect(Self.copies(of: pfxPassword) == 0, "copies of the PFX password after the client is gone")
     }
 }
