@@ -16,7 +16,7 @@ struct VB365ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The REST API version: v6, v7 or v8 (default: detected).", valueName: "version"))
     var apiVersion: String?
 
-    @Option(name: .long, help: ArgumentHelp("Trust the server through this CA bundle (PEM), e.g. its self-signed certificate.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Trust the server through this CA bundle (PEM) alone, e.g. its self-signed certificate; the system CAs are then not consulted.", valueName: "path"))
     var caFile: String?
 
     @Option(name: .long, help: ArgumentHelp("Also require this public key, as curl spells it: sha256//BASE64.", valueName: "pin"))
