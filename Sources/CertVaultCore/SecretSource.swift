@@ -59,6 +59,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
                                      underlying: PrivateFiles.errnoText())
             }
             defer { close(fd) }
+            SecretFilePermissions.warnIfShared(fd: fd, path: path)
             return try readAll(fd: fd)
         case .fileDescriptor(let fd):
             return try readAll(fd: fd)

@@ -29,7 +29,8 @@ public struct TenantIntake: Hashable, Sendable {
     public static func parseCSV(_ text: String, source: String) throws -> [TenantIntake] {
         func fail(_ line: Int, _ message: String) -> CertVaultError {
             CertVaultError(.invalidInput, "\(source):\(line): \(message).",
-                           hint: "The file needs a header row with 'tenant' and optionally 'org' and 'domain'.")
+                           hint: line <= 1 ? "The file needs a header row with 'tenant' and optionally 'org' and 'domain'."
+                               : "Fix line \(line) of \(source) and run again; nothing was issued.")
         }
         let rows = try CSVTable.rows(text, source: source)
         guard let header = rows.first else { throw fail(1, "the file has no header row") }

@@ -115,17 +115,17 @@ public enum IntakeFile {
         do {
             try intake.validate()
         } catch let error as CertVaultError {
-            throw fail(source, line, error.reason, item: item)
+            throw fail(source, line, error.reason, item: item, hint: error.hint)
         }
         return intake
     }
 
-    static func fail(_ source: String?, _ line: Int, _ message: String, item: Bool = false) -> CertVaultError {
+    static func fail(_ source: String?, _ line: Int, _ message: String, item: Bool = false, hint: String? = nil) -> CertVaultError {
         guard let source else {
-            return CertVaultError(.invalidInput, message.prefix(1).uppercased() + message.dropFirst() + ".",
-                                  hint: "Nothing was sent. See 'certvault onboard start --help' and docs/onboarding.md.")
+            return CertVaultError(.invalidInput, Sentence.end(message.prefix(1).uppercased() + message.dropFirst()),
+                                  hint: (hint.map { $0 + " " } ?? "") + "Nothing was sent. See 'certvault onboard start --help' and docs/onboarding.md.")
         }
-        return CertVaultError(.invalidInput, "\(source)\(item ? " item " : ":")\(line): \(message).",
-                              hint: "Nothing was sent: fix the file and run again. Columns and fields: docs/onboarding.md.")
+        return CertVaultError(.invalidInput, Sentence.end("\(source)\(item ? " item " : ":")\(line): \(message)"),
+                              hint: (hint.map { $0 + " " } ?? "") + "Nothing was sent: fix the file and run again. Columns and fields: docs/onboarding.md.")
     }
 }
