@@ -13,15 +13,10 @@ public enum KnownIssues {
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             let fields = line.split(separator: UInt8(ascii: "\t"), maxSplits: 3, omittingEmptySubsequences: false)
             // AuditLog.verify computes `sequence + 1`, `sequence - 1` and `last - 1` unchecked:
-            // a record or head whose sequence is at the edge of Int traps (AuditLog.swift:160,
-            // 169, 172). The first field of a record or head; in a backup, after the bundle's bytes.
+            // a record or head whose sequence is at the edge of Int traps (AuditLog.swift:156,
+            // 165, 168). The first field of a record or head; in a backup, after the bundle's bytes.
             if let sequence = trailingInteger(fields[0]), sequence >= Int.max - 2 || sequence <= Int.min + 2 {
                 return "audit sequence at the edge of Int (AuditLog.verify overflows)"
-            }
-            // EntryIndex.read formats `created` with UTCTime.dateTime, which traps on a year
-            // before 0 (UTCTime.swift:62, via EntryIndex.swift:150): the third field of an index line.
-            if fields.count >= 4, let created = trailingInteger(fields[2]), created < -62_167_219_200 {
-                return "index line created before year 0 (UTCTime traps on a negative year)"
             }
         }
         return nil
