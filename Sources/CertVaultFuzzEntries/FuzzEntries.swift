@@ -91,9 +91,19 @@ public enum FuzzEntries {
 
     // MARK: Intake
 
-    /// Intake bytes as CSV (both readers, decoded as ``IntakeFile/load(path:)`` does) and as JSON.
+    /// Intake bytes as a CSV file through ``IntakeFile/load(path:)`` (however it reads the bytes:
+    /// UTF-8, a BOM), as CSV text through both readers, and as JSON.
     @Sendable static func intake(_ data: Data) {
         guard data.count <= 16 << 20 else { return }
+        let scratch = VaultFuzzing.Scratch()
+        defer { scratch.remove() }
+        if (try? VaultFuzzing.writeFile([UInt8](data), to: "\(scratch.path)/tenants.csv")) != nil {
+            do {
+                blackHole(try IntakeFile.load(path: "\(scratch.path)/tenants.csv"))
+            } catch {
+                show(error)
+            }
+        }
         let text = String(decoding: data, as: UTF8.self)
         do {
             let rows = try TenantIntake.parseCSV(text, source: "fuzz.csv")
