@@ -43,7 +43,7 @@ public enum FuzzEntries {
 
     /// Every target, in the order the fuzz script runs them.
     public static let targets: [Target] = [
-        Target(name: "policy", summary: "PolicyLoader on policy file bytes (TOML subset, schema)", run: policy),
+        Target(name: "policy", summary: "PolicyLoader on policy file bytes (load(path:) and parse: TOML subset, schema)", run: policy),
         Target(name: "intake", summary: "tenant intake CSV (TenantIntake, IntakeFile) and intake JSON (IntakeFile)", run: intake),
         Target(name: "vb365", summary: "VB365 response and error bodies through JSONDecoder and the models", run: vb365),
         Target(
@@ -78,8 +78,18 @@ public enum FuzzEntries {
 
     // MARK: Policy
 
-    /// A policy file's bytes, checked as ``PolicyLoader/load(path:)`` does (size, UTF-8), then parsed.
+    /// A policy file's bytes through ``PolicyLoader/load(path:)`` (size, UTF-8 and whatever else
+    /// it checks on the bytes), and, when they are UTF-8, through ``PolicyLoader/parse(_:source:defaultName:)``.
     @Sendable static func policy(_ data: Data) {
+        let scratch = VaultFuzzing.Scratch()
+        defer { scratch.remove() }
+        if (try? VaultFuzzing.writeFile([UInt8](data), to: "\(scratch.path)/fuzz.toml")) != nil {
+            do {
+                blackHole(try PolicyLoader.load(path: "\(scratch.path)/fuzz.toml"))
+            } catch {
+                show(error)
+            }
+        }
         guard data.count <= PolicyLoader.maximumFileSize, let text = String(validating: data, as: UTF8.self) else { return }
         do {
             let policy = try PolicyLoader.parse(text, source: "fuzz.toml", defaultName: "fuzz")
