@@ -38,9 +38,11 @@ public enum PolicyLoader {
         return try reader.build(tables, defaultName: defaultName)
     }
 
+    /// A policy error. Messages quote text from the file, so control characters are shown
+    /// escaped, never sent to the terminal as they are.
     static func policyError(_ source: String, _ line: Int?, _ message: String) -> CertVaultError {
         let location = line.map { "\(source):\($0)" } ?? source
-        return CertVaultError(.invalidPolicy, "\(location): \(message).",
+        return CertVaultError(.invalidPolicy, DisplayText.escapingControls("\(location): \(message)."),
                               hint: "See docs/policy.md for every key and its allowed values.")
     }
 
