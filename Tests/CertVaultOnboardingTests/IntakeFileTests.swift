@@ -1,5 +1,6 @@
 import CertVaultCore
 import CertVaultOnboarding
+import CertVaultTesting
 import Foundation
 import Testing
 
@@ -84,5 +85,15 @@ struct IntakeFileTests {
                                      source: "t.json")
         }
         #expect(!error.reason.unicodeScalars.contains(where: DisplayText.needsEscape), "\(error.reason.debugDescription)")
+    }
+}
+
+@Suite("Onboarding intake files from disk")
+struct IntakeFileLoadTests {
+    @Test("load reads a CSV with a byte order mark and CR-only line endings")
+    func load() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("t.csv", bytes: [0xEF, 0xBB, 0xBF] + Array("tenant,org_name\rorgabc,orgabc.onmicrosoft.com\r".utf8))
+        #expect(try IntakeFile.load(path: path).map(\.tenant.rawValue) == ["orgabc"])
     }
 }
