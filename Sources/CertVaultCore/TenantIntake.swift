@@ -39,7 +39,9 @@ public struct TenantIntake: Hashable, Sendable {
     ///   a malformed record. Text from the file is shown with its control characters escaped.
     public static func parseCSV(_ text: String, source: String) throws -> [TenantIntake] {
         func fail(_ line: Int, _ message: String) -> CertVaultError {
-            CertVaultError(.invalidInput, DisplayText.escapingControls("\(source):\(line): \(message)."),
+            // A reason from another error ends with its own full stop.
+            let message = message.hasSuffix(".") ? message.dropLast() : Substring(message)
+            return CertVaultError(.invalidInput, DisplayText.escapingControls("\(source):\(line): \(message)."),
                            hint: "The file needs a header row with 'tenant' and optionally 'org' and 'domain'.")
         }
         let rows = try CSVTable.rows(text, source: source)

@@ -148,7 +148,8 @@ public enum IntakeFile {
 
     /// An intake error; text from the file is shown with its control characters escaped.
     static func fail(_ source: String?, _ line: Int, _ message: String, item: Bool = false) -> CertVaultError {
-        let message = DisplayText.escapingControls(message)
+        // A reason from another error ends with its own full stop.
+        let message = DisplayText.escapingControls(message.hasSuffix(".") ? String(message.dropLast()) : message)
         let source = source.map(DisplayText.escapingControls)
         guard let source else {
             return CertVaultError(.invalidInput, message.prefix(1).uppercased() + message.dropFirst() + ".",
