@@ -147,7 +147,11 @@ public enum CSVTable {
             lines.count(scalar)
         }
         // SwiftCSV drops an empty last field when the last record has no line break after it.
-        if let last = text.last, !last.isNewline { text.append("\n") }
+        var breaks = lines.line - 1
+        if let last = text.unicodeScalars.last, last != "\n" && last != "\r" {
+            text.append("\n")
+            breaks += 1
+        }
 
         var rows: [(line: Int, fields: [String])] = []
         var nextLine = 1
@@ -157,17 +161,26 @@ public enum CSVTable {
             try csv.enumerateAsArray(startAt: 0, rowLimit: nil) { fields in
                 lastLine = nextLine
                 // A record spans one line plus one for every line break inside its quoted fields.
-                nextLine += 1 + fields.reduce(0) { count, field in count + field.reduce(0) { $0 + ($1.isNewline ? 1 : 0) } }
+                nextLine += 1 + fields.reduce(0) { $0 + lineBreaks(in: $1) }
                 if fields == [""] || fields.first?.hasPrefix("#") == true { return }
                 rows.append((lastLine, fields))
             }
         } catch {
             throw malformed(source, nextLine)
         }
-        // Every quote opens, closes or doubles, so an odd count means a quoted field that was
-        // never closed: SwiftCSV took the rest of the file into it, as the last record.
-        if text.reduce(0, { $1 == "\"" ? $0 + 1 : $0 }) % 2 == 1 { throw malformed(source, lastLine) }
+        // Every record ends with a line break, and the file ends with one, so the records account
+        // for every line break, unless a quoted field was never closed: then SwiftCSV took the
+        // rest of the file, final line break included, into the last record without ending it.
+        if nextLine != breaks + 1 { throw malformed(source, lastLine) }
         return rows
+    }
+
+    /// The line breaks inside a field (LF, CRLF and CR alone count one each).
+    static func lineBreaks(in field: String) -> Int {
+        guard field.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return 0 }
+        var lines = LineCounter()
+        for scalar in field.unicodeScalars { lines.count(scalar) }
+        return lines.line - 1
     }
 
     /// Control characters other than tab and line breaks, and the Unicode line and paragraph
