@@ -19,7 +19,9 @@ public enum PolicyLoader {
     public static func load(path: String) throws -> IssuancePolicy {
         let text = try readFile(path)
         let stem = path.split(separator: "/").last.map { String($0) } ?? path
-        let defaultName = stem.hasSuffix(".toml") ? String(stem.dropLast(5)) : stem
+        // The name is shown by `policy check` and kept in summaries: a file name's control
+        // characters are escaped, as every policy string's are refused.
+        let defaultName = DisplayText.escapingControls(stem.hasSuffix(".toml") ? String(stem.dropLast(5)) : stem)
         return try parse(text, source: path, defaultName: defaultName)
     }
 

@@ -183,3 +183,14 @@ struct PolicyControlCharacterTests {
         #expect(error.reason.hasPrefix("p.toml:"), "\(error.reason)")
     }
 }
+
+@Suite("Policy files: a file name with control characters")
+struct PolicyFileNameTests {
+    @Test("the policy's default name, taken from the file name, has its control characters escaped")
+    func escapedName() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("evil\u{1B}[2J.toml", "[subject]\nCN = \"{org}\"\n")
+        let policy = try PolicyLoader.load(path: path)
+        #expect(policy.name == "evil\\u{1B}[2J")
+    }
+}
