@@ -72,6 +72,25 @@ struct PKCS12IterationCapTests {
         #expect(!key.reason.contains("password is wrong"))
     }
 
+    @Test("many parts each under the cap are refused when together they ask for too much")
+    func totalIterations() throws {
+        // 32768 encodes in three bytes (00 80 00); patched to 8388607 (7F FF FF) for the MAC, the
+        // certificates and the key: each under the cap, 25 million in all.
+        let pfx = try makePFX(in: try TemporaryDirectory(), ["-iter", "32768"])
+        let small: [UInt8] = [0x02, 0x03, 0x00, 0x80, 0x00]
+        var bytes = pfx
+        var found = 0
+        for index in 0...(bytes.count - small.count) where Array(bytes[index..<index + small.count]) == small {
+            bytes.replaceSubrange(index + 2..<index + 5, with: [0x7F, 0xFF, 0xFF])
+            found += 1
+        }
+        try #require(found == 3, "MAC, certificates and key should each hold the count 32768")
+        let error = try #require(throws: CertVaultError.self) {
+            try PKCS12Contents(pfx: bytes, password: Fixtures.secret(Self.password))
+        }
+        #expect(error.reason.contains("25165821 iterations in all, more than the 20000000 certvault accepts"), "\(error.reason)")
+    }
+
     @Test("the most the policy allows (600,000 for encryption and MAC) is read")
     func policyMaximum() throws {
         let policy = try Fixtures.policy { $0.pkcs12 = .init(profile: .modern, iterations: 600_000, macIterations: 600_000) }

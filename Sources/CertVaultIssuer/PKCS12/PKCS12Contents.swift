@@ -36,7 +36,8 @@ public struct PKCS12Contents: Sendable {
         let pkcs12 = try Self.decode(pfx, context: nil)
         defer { PKCS12_free(pkcs12) }
         // Before any key derivation: a file can ask for billions of iterations.
-        try PKCS12Limits.checkBeforeDecrypting(pkcs12)
+        var limits = PKCS12Limits()
+        try limits.checkBeforeDecrypting(pkcs12)
 
         guard PKCS12_mac_present(pkcs12) == 1 else {
             throw CertVaultError(.pkcs12Unreadable, "The PFX has no integrity MAC, so nothing proves it was not altered.",
@@ -62,8 +63,9 @@ public struct PKCS12Contents: Sendable {
         var certificatePointer: OpaquePointer?
         var chain: OpaquePointer?
         func parse(_ pkcs12: OpaquePointer) throws -> Bool {
-            try withPassword { pass in
-                try PKCS12Limits.checkInsideEncryptedParts(pkcs12, password: pass)
+            var limits = limits  // each attempt counts the inner keys afresh
+            return try withPassword { pass in
+                try limits.checkInsideEncryptedParts(pkcs12, password: pass)
                 return PKCS12_parse(pkcs12, pass, &keyPointer, &certificatePointer, &chain) == 1
             }
         }

@@ -7,12 +7,17 @@ internal import CertVaultCore
 /// A PKCS#12 file names its own iteration counts, for the integrity MAC and for each
 /// password-based encryption inside; OpenSSL runs whatever is asked (2^31-1 MAC iterations
 /// keep it busy for four minutes). So the counts are read first, and a file asking for more
-/// than ``maximumIterations`` anywhere is refused before its password is tried.
-enum PKCS12Limits {
+/// than ``maximumIterations`` anywhere, or more than ``maximumTotalIterations`` in all, is
+/// refused before its password is tried.
+struct PKCS12Limits {
     /// The most iterations accepted for the MAC or any encryption. Far above what is written in
     /// practice: certvault's policy allows at most 600,000; OpenSSL writes 2,048, Windows 2,000,
     /// Java's keytool 10,000 (defaults). At this cap one derivation takes about a second.
     static let maximumIterations: Int64 = 10_000_000
+
+    /// The most iterations of all parts together (MAC, containers, keys): a PFX from certvault
+    /// needs at most 1,800,000 (three times the policy's 600,000).
+    static let maximumTotalIterations: Int64 = 20_000_000
 
     /// The most password-protected parts (encrypted containers and shrouded keys) read from one
     /// file: a PFX with one key and its certificates has two or three.
@@ -23,28 +28,32 @@ enum PKCS12Limits {
 
     /// Checks the MAC's iteration count, every encrypted container's and every shrouded key's
     /// that can be seen without the password.
-    static func checkBeforeDecrypting(_ pkcs12: OpaquePointer) throws {
+    /// Protected parts counted so far.
+    private var parts = 0
+    /// Iterations counted so far.
+    private var total: Int64 = 0
+
+    mutating func checkBeforeDecrypting(_ pkcs12: OpaquePointer) throws {
         var macIterations: UnsafePointer<ASN1_INTEGER>?
         PKCS12_get0_mac(nil, nil, nil, &macIterations, pkcs12)
         // An absent count means 1 (RFC 7292).
-        if let macIterations { try check(try value(macIterations), of: "integrity MAC") }
+        if let macIterations { try check(try Self.value(macIterations), of: "integrity MAC") }
 
         guard let authsafes = PKCS12_unpack_authsafes(pkcs12) else { return }  // PKCS12_parse reports it
         defer { CCertVaultShims_sk_PKCS7_pop_free(authsafes) }
-        var parts = 0
         for index in 0..<CCertVaultShims_sk_PKCS7_num(authsafes) {
             guard let content = CCertVaultShims_sk_PKCS7_value(authsafes, index) else { continue }
             switch OBJ_obj2nid(content.pointee.type) {
             case NID_pkcs7_encrypted:
-                try count(&parts)
+                try countPart()
                 guard let algorithm = content.pointee.d.encrypted?.pointee.enc_data?.pointee.algorithm else {
-                    throw damaged("an encrypted part names no algorithm")
+                    throw Self.damaged("an encrypted part names no algorithm")
                 }
-                try check(try iterations(of: algorithm), of: "encrypted certificates")
+                try check(try Self.iterations(of: algorithm), of: "encrypted certificates")
             case NID_pkcs7_data:
                 guard let bags = PKCS12_unpack_p7data(content) else { continue }
                 defer { CCertVaultShims_sk_PKCS12_SAFEBAG_pop_free(bags) }
-                try checkBags(bags, parts: &parts, depth: 0)
+                try checkBags(bags, depth: 0)
             default:
                 continue
             }
@@ -55,10 +64,9 @@ enum PKCS12Limits {
     /// checked) and checks the shrouded keys inside it before anything decrypts them.
     ///
     /// - Parameter password: the password as C text, or nil for a PFX made without one.
-    static func checkInsideEncryptedParts(_ pkcs12: OpaquePointer, password: UnsafePointer<CChar>?) throws {
+    mutating func checkInsideEncryptedParts(_ pkcs12: OpaquePointer, password: UnsafePointer<CChar>?) throws {
         guard let authsafes = PKCS12_unpack_authsafes(pkcs12) else { return }
         defer { CCertVaultShims_sk_PKCS7_pop_free(authsafes) }
-        var parts = 0
         for index in 0..<CCertVaultShims_sk_PKCS7_num(authsafes) {
             guard let content = CCertVaultShims_sk_PKCS7_value(authsafes, index),
                 OBJ_obj2nid(content.pointee.type) == NID_pkcs7_encrypted
@@ -69,24 +77,25 @@ enum PKCS12Limits {
                 continue
             }
             defer { CCertVaultShims_sk_PKCS12_SAFEBAG_pop_free(bags) }
-            try checkBags(bags, parts: &parts, depth: 0)
+            try checkBags(bags, depth: 0)
         }
     }
 
-    private static func checkBags(_ bags: OpaquePointer, parts: inout Int, depth: Int) throws {
-        guard depth <= maximumNesting else { throw damaged("its bags are nested more than \(maximumNesting) deep") }
+    private mutating func checkBags(_ bags: OpaquePointer, depth: Int) throws {
+        let maximumNesting = Self.maximumNesting
+        guard depth <= maximumNesting else { throw Self.damaged("its bags are nested more than \(maximumNesting) deep") }
         for index in 0..<CCertVaultShims_sk_PKCS12_SAFEBAG_num(bags) {
             guard let bag = CCertVaultShims_sk_PKCS12_SAFEBAG_value(bags, index) else { continue }
             switch PKCS12_SAFEBAG_get_nid(bag) {
             case NID_pkcs8ShroudedKeyBag:
-                try count(&parts)
-                guard let shrouded = PKCS12_SAFEBAG_get0_pkcs8(bag) else { throw damaged("a key bag is empty") }
+                try countPart()
+                guard let shrouded = PKCS12_SAFEBAG_get0_pkcs8(bag) else { throw Self.damaged("a key bag is empty") }
                 var algorithm: UnsafePointer<X509_ALGOR>?
                 X509_SIG_get0(shrouded, &algorithm, nil)
-                guard let algorithm else { throw damaged("a key bag names no algorithm") }
-                try check(try iterations(of: algorithm), of: "private key's encryption")
+                guard let algorithm else { throw Self.damaged("a key bag names no algorithm") }
+                try check(try Self.iterations(of: algorithm), of: "private key's encryption")
             case NID_safeContentsBag:
-                if let nested = PKCS12_SAFEBAG_get0_safes(bag) { try checkBags(nested, parts: &parts, depth: depth + 1) }
+                if let nested = PKCS12_SAFEBAG_get0_safes(bag) { try checkBags(nested, depth: depth + 1) }
             default:
                 continue
             }
@@ -142,22 +151,32 @@ enum PKCS12Limits {
         return result
     }
 
-    private static func check(_ iterations: Int64, of what: String) throws {
-        guard iterations >= 1 else { throw damaged("the \(what) has an iteration count of \(iterations)") }
+    private mutating func check(_ iterations: Int64, of what: String) throws {
+        let maximumIterations = Self.maximumIterations, maximumTotalIterations = Self.maximumTotalIterations
+        guard iterations >= 1 else { throw Self.damaged("the \(what) has an iteration count of \(iterations)") }
         guard iterations <= maximumIterations else {
             throw CertVaultError(
                 .pkcs12Unreadable,
                 "The PFX asks for \(iterations) iterations for its \(what), more than the \(maximumIterations) certvault accepts; "
                     + "it was not opened.",
                 hint: "Files from certvault, OpenSSL, Windows and Java use far fewer. If you trust this file, export it "
-                    + "again with fewer iterations (openssl pkcs12 -export -iter 600000 -maciter 600000).")
+                    + "again with fewer iterations (openssl pkcs12 -export -iter 600000).")
+        }
+        total += iterations
+        guard total <= maximumTotalIterations else {
+            throw CertVaultError(
+                .pkcs12Unreadable,
+                "The PFX asks for \(total) iterations in all, more than the \(maximumTotalIterations) certvault accepts; "
+                    + "it was not opened.",
+                hint: "Files from certvault, OpenSSL, Windows and Java use far fewer. If you trust this file, export it "
+                    + "again with fewer iterations (openssl pkcs12 -export -iter 600000).")
         }
     }
 
-    private static func count(_ parts: inout Int) throws {
+    private mutating func countPart() throws {
         parts += 1
-        guard parts <= maximumProtectedParts else {
-            throw damaged("it has more than \(maximumProtectedParts) password-protected parts")
+        guard parts <= Self.maximumProtectedParts else {
+            throw Self.damaged("it has more than \(Self.maximumProtectedParts) password-protected parts")
         }
     }
 
