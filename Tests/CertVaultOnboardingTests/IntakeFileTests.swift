@@ -97,3 +97,23 @@ struct IntakeFileLoadTests {
         #expect(try IntakeFile.load(path: path).map(\.tenant.rawValue) == ["orgabc"])
     }
 }
+
+@Suite("Onboarding intake JSON: encoding")
+struct IntakeJSONEncodingTests {
+    static let json = #"[{"tenant":"contoso","orgName":"contoso.onmicrosoft.com","displayName":"Caf\#u{E9}"}]"#
+
+    @Test("a JSON file with a UTF-8 byte order mark is read")
+    func byteOrderMark() throws {
+        let intakes = try IntakeFile.parseJSON(Data([0xEF, 0xBB, 0xBF] + Array(Self.json.utf8)), source: "t.json")
+        #expect(intakes.first?.displayName == "Caf\u{E9}")
+    }
+
+    @Test("a JSON file that is not UTF-8 is refused, never decoded with replacement characters")
+    func notUTF8() throws {
+        // "Café" in Latin-1: E9 alone is not UTF-8.
+        let parts = Self.json.components(separatedBy: "\u{E9}")
+        let bytes = Array(parts[0].utf8) + [0xE9] + Array(parts[1].utf8)
+        let error = try #require(throws: CertVaultError.self) { try IntakeFile.parseJSON(Data(bytes), source: "t.json") }
+        #expect(error.reason.contains("t.json"), "\(error.reason)")
+    }
+}
