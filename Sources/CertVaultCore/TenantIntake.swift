@@ -89,8 +89,8 @@ public struct TenantIntake: Hashable, Sendable {
 /// RFC 4180 CSV as certvault reads it, for every intake file (`issue --from`, `onboard start
 /// --from`): a header row, records separated by LF, CRLF or CR alone, comma separated, fields
 /// optionally in double quotes with `""` for a quote; a quoted field may span lines. A UTF-8
-/// byte order mark at the start is skipped. Blank lines and records whose first field starts
-/// with `#` are skipped.
+/// byte order mark at the start is skipped. Blank lines, and lines that start with `#` where a
+/// record would start, are skipped.
 ///
 /// The records are split by SwiftCSV (a maintained reader); around it this type adds what an
 /// intake file needs: strict UTF-8, no control characters (only tab and line breaks), an error
@@ -138,14 +138,38 @@ public enum CSVTable {
         var text = text
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
         var lines = LineCounter()
-        for scalar in text.unicodeScalars {
+        // Comment lines: '#' where a record starts (not inside a quoted field). They are emptied
+        // before SwiftCSV sees them, keeping their line breaks, so a quote in a comment is no error.
+        var comments: [Range<String.UnicodeScalarView.Index>] = []
+        var commentStart: String.UnicodeScalarView.Index?
+        var quoted = false
+        var atLineStart = true
+        for index in text.unicodeScalars.indices {
+            let scalar = text.unicodeScalars[index]
             if isRefused(scalar) {
                 throw failure(source, lines.line,
                               "a control character (\(DisplayText.escapingControls(String(scalar)))) is not allowed in the file",
                               hint: "Remove it: intake files may hold tabs and line breaks, no other control characters.")
             }
             lines.count(scalar)
+            let isLineBreak = scalar == "\n" || scalar == "\r"
+            if let start = commentStart {
+                if isLineBreak {
+                    comments.append(start..<index)
+                    commentStart = nil
+                    atLineStart = true
+                }
+                continue
+            }
+            if atLineStart && !quoted && scalar == "#" {
+                commentStart = index
+            } else if scalar == "\"" {
+                quoted.toggle()  // "" inside quotes toggles twice
+            }
+            atLineStart = isLineBreak
         }
+        if let start = commentStart { comments.append(start..<text.unicodeScalars.endIndex) }
+        for range in comments.reversed() { text.unicodeScalars.removeSubrange(range) }
         // SwiftCSV drops an empty last field when the last record has no line break after it.
         var breaks = lines.line - 1
         if let last = text.unicodeScalars.last, last != "\n" && last != "\r" {
@@ -162,7 +186,7 @@ public enum CSVTable {
                 lastLine = nextLine
                 // A record spans one line plus one for every line break inside its quoted fields.
                 nextLine += 1 + fields.reduce(0) { $0 + lineBreaks(in: $1) }
-                if fields == [""] || fields.first?.hasPrefix("#") == true { return }
+                if fields == [""] { return }  // a blank line, or a comment emptied above
                 rows.append((lastLine, fields))
             }
         } catch {

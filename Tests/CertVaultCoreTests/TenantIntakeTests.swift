@@ -83,6 +83,13 @@ struct CSVTableTests {
         #expect(error.reason == "m.csv:4: a quoted field is not closed, or text follows its closing quote.")
     }
 
+    @Test("a line starting with # is a comment, quotes and all; a # inside a quoted field or later is text")
+    func comments() throws {
+        let rows = try CSVTable.rows("# Bob's \"list\nname,note\r# second, \"comment\r\n\"#1\",\"a\n# not a comment\"\nx,#y\n#", source: "c.csv")
+        #expect(rows.map(\.line) == [2, 4, 6])
+        #expect(rows.map(\.fields) == [["name", "note"], ["#1", "a\n# not a comment"], ["x", "#y"]])
+    }
+
     @Test("an empty last field survives a last line without a line break")
     func lastEmptyField() throws {
         #expect(try CSVTable.rows("a,b\nc,", source: "x.csv").map(\.fields) == [["a", "b"], ["c", ""]])
