@@ -18,7 +18,9 @@ PKCS7 *CCertVaultShims_sk_PKCS7_value(const STACK_OF(PKCS7) *stack, int index) {
 
 void CCertVaultShims_sk_PKCS7_pop_free(STACK_OF(PKCS7) *stack) { sk_PKCS7_pop_free(stack, PKCS7_free); }
 
-int CCertVaultShims_sk_PKCS12_SAFEBAG_num(const STACK_OF(PKCS12_SAFEBAG) *stack) { return sk_PKCS12_SAFEBAG_num(stack); }
+int CCertVaultShims_sk_PKCS12_SAFEBAG_num(const STACK_OF(PKCS12_SAFEBAG) *stack) {
+    return sk_PKCS12_SAFEBAG_num(stack);
+}
 
 PKCS12_SAFEBAG *CCertVaultShims_sk_PKCS12_SAFEBAG_value(const STACK_OF(PKCS12_SAFEBAG) *stack, int index) {
     return sk_PKCS12_SAFEBAG_value(stack, index);

@@ -101,7 +101,9 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         let prompt = Array("Password (not shown): ".utf8)
         _ = prompt.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 
-        let (erase, kill, endOfFile) = withUnsafeBytes(of: saved.c_cc) { ($0[Int(VERASE)], $0[Int(VKILL)], $0[Int(VEOF)]) }
+        let (erase, kill, endOfFile) = withUnsafeBytes(of: saved.c_cc) {
+            ($0[Int(VERASE)], $0[Int(VKILL)], $0[Int(VEOF)])
+        }
         var used = 0
         var overlong = false
         var failure: Int32 = 0

@@ -147,8 +147,8 @@ public enum CSVTable {
         for index in text.unicodeScalars.indices {
             let scalar = text.unicodeScalars[index]
             if isRefused(scalar) {
-                throw failure(source, lines.line,
-                              "a control character (\(DisplayText.escapingControls(String(scalar)))) is not allowed in the file",
+                let shown = DisplayText.escapingControls(String(scalar))
+                throw failure(source, lines.line, "a control character (\(shown)) is not allowed in the file",
                               hint: "Remove it: intake files may hold tabs and line breaks, no other control characters.")
             }
             lines.count(scalar)

@@ -20,7 +20,8 @@ public enum IntakeFile {
             throw CertVaultError(.invalidInput, "Cannot read the intake file '\(path)'.", hint: "Check the path and its permissions.")
         }
         guard data.count <= 16 << 20 else { throw CertVaultError(.invalidInput, "The intake file '\(path)' is larger than 16 MiB.") }
-        let intakes = path.lowercased().hasSuffix(".json") ? try parseJSON(data, source: path) : try parseCSV(bytes: Array(data), source: path)
+        let intakes = path.lowercased().hasSuffix(".json")
+            ? try parseJSON(data, source: path) : try parseCSV(bytes: Array(data), source: path)
         guard !intakes.isEmpty else { throw CertVaultError(.invalidInput, "\(path) lists no tenants.") }
         guard intakes.count <= maximumTenants else { throw CertVaultError(.invalidInput, "\(path) lists more than \(maximumTenants) tenants.") }
         return intakes
@@ -60,7 +61,8 @@ public enum IntakeFile {
 
     public static func parseJSON(_ data: Data, source: String) throws -> [OnboardingRecord.Intake] {
         guard let array = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            throw CertVaultError(.invalidInput, DisplayText.escapingControls("\(source) is not a JSON array of objects (or not UTF-8)."),
+            throw CertVaultError(.invalidInput,
+                                 DisplayText.escapingControls("\(source) is not a JSON array of objects (or not UTF-8)."),
                                  hint: "See docs/onboarding.md for the fields.")
         }
         var result: [OnboardingRecord.Intake] = []
@@ -109,16 +111,21 @@ public enum IntakeFile {
         // Names are shown to people, sent to VB365 and Entra ID: plain characters only.
         for key in ["org_name", "display_name", "region", "services", "app_name", "msid"] {
             if let text = values[key], let scalar = text.unicodeScalars.first(where: DisplayText.needsEscape) {
-                throw fail(source, line, "\(key) holds a control or invisible formatting character (\(escaped(scalar)))", item: item)
+                throw fail(source, line,
+                           "\(key) holds a control or invisible formatting character (\(escaped(scalar)))", item: item)
             }
         }
         for (key, value) in fields {
             if let scalar = key.unicodeScalars.first(where: DisplayText.needsEscape) {
-                throw fail(source, line, "provider field name '\(key)' holds a control character (\(escaped(scalar)))", item: item)
+                throw fail(source, line, "provider field name '\(key)' holds a control character (\(escaped(scalar)))",
+                           item: item)
             }
             // Provider notes may span lines (a quoted CSV field, or \n in JSON); nothing else.
-            if let scalar = value.unicodeScalars.first(where: { DisplayText.needsEscape($0) && !["\t", "\n", "\r"].contains($0) }) {
-                throw fail(source, line, "provider field '\(key)' holds a control character (\(escaped(scalar)))", item: item)
+            let lineBreaksAndTab: Set<Unicode.Scalar> = ["\t", "\n", "\r"]
+            let refused = { (scalar: Unicode.Scalar) in DisplayText.needsEscape(scalar) && !lineBreaksAndTab.contains(scalar) }
+            if let scalar = value.unicodeScalars.first(where: refused) {
+                throw fail(source, line, "provider field '\(key)' holds a control character (\(escaped(scalar)))",
+                           item: item)
             }
         }
         guard let orgName = nonEmpty("org_name") else { throw fail(source, line, "no Microsoft 365 organization name (org_name) for '\(tenant)'", item: item) }

@@ -206,7 +206,8 @@ struct TOMLSubsetParser {
     /// escaped, tab and line breaks included), no bidi overrides or line separators.
     private func plainText(_ text: String) throws(TOMLSyntaxError) -> String {
         guard let scalar = text.unicodeScalars.first(where: DisplayText.needsEscape) else { return text }
-        throw fail("control characters are not allowed in policy strings (found \(DisplayText.escapingControls(String(scalar))))")
+        let shown = DisplayText.escapingControls(String(scalar))
+        throw fail("control characters are not allowed in policy strings (found \(shown))")
     }
 
     private mutating func parseBasicString() throws(TOMLSyntaxError) -> String {

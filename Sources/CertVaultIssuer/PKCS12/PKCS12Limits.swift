@@ -83,7 +83,9 @@ struct PKCS12Limits {
 
     private mutating func checkBags(_ bags: OpaquePointer, depth: Int) throws {
         let maximumNesting = Self.maximumNesting
-        guard depth <= maximumNesting else { throw Self.damaged("its bags are nested more than \(maximumNesting) deep") }
+        guard depth <= maximumNesting else {
+            throw Self.damaged("its bags are nested more than \(maximumNesting) deep")
+        }
         for index in 0..<CCertVaultShims_sk_PKCS12_SAFEBAG_num(bags) {
             guard let bag = CCertVaultShims_sk_PKCS12_SAFEBAG_value(bags, index) else { continue }
             switch PKCS12_SAFEBAG_get_nid(bag) {
@@ -116,8 +118,10 @@ struct PKCS12Limits {
             defer { PBE2PARAM_free(pbes2) }
             guard let keyFunction = pbes2.pointee.keyfunc else { throw damaged("PBES2 names no key derivation") }
             guard OBJ_obj2nid(keyFunction.pointee.algorithm) == NID_id_pbkdf2 else {
-                throw CertVaultError(.pkcs12Unreadable, "The PFX derives a key with something other than PBKDF2, which certvault does not read.",
-                                     hint: "Export it again with PBKDF2 (openssl pkcs12 -export, the default) or the 3DES profile.")
+                throw CertVaultError(
+                    .pkcs12Unreadable,
+                    "The PFX derives a key with something other than PBKDF2, which certvault does not read.",
+                    hint: "Export it again with PBKDF2 (openssl pkcs12 -export, the default) or the 3DES profile.")
             }
             guard let kdf = keyFunction.pointee.parameter, kdf.pointee.type == V_ASN1_SEQUENCE,
                 let kdfSequence = kdf.pointee.value.sequence,
@@ -135,7 +139,8 @@ struct PKCS12Limits {
 
     private static func decode<T>(
         _ sequence: UnsafePointer<ASN1_STRING>,
-        _ d2i: (UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, Int) -> UnsafeMutablePointer<T>?
+        _ d2i: (UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, Int)
+            -> UnsafeMutablePointer<T>?
     ) -> UnsafeMutablePointer<T>? {
         var cursor: UnsafePointer<UInt8>? = ASN1_STRING_get0_data(sequence)
         return d2i(nil, &cursor, Int(ASN1_STRING_length(sequence)))
@@ -157,8 +162,8 @@ struct PKCS12Limits {
         guard iterations <= maximumIterations else {
             throw CertVaultError(
                 .pkcs12Unreadable,
-                "The PFX asks for \(iterations) iterations for its \(what), more than the \(maximumIterations) certvault accepts; "
-                    + "it was not opened.",
+                "The PFX asks for \(iterations) iterations for its \(what), more than the \(maximumIterations) "
+                    + "certvault accepts; it was not opened.",
                 hint: "Files from certvault, OpenSSL, Windows and Java use far fewer. If you trust this file, export it "
                     + "again with fewer iterations (openssl pkcs12 -export -iter 600000).")
         }
@@ -166,8 +171,8 @@ struct PKCS12Limits {
         guard total <= maximumTotalIterations else {
             throw CertVaultError(
                 .pkcs12Unreadable,
-                "The PFX asks for \(total) iterations in all, more than the \(maximumTotalIterations) certvault accepts; "
-                    + "it was not opened.",
+                "The PFX asks for \(total) iterations in all, more than the \(maximumTotalIterations) "
+                    + "certvault accepts; it was not opened.",
                 hint: "Files from certvault, OpenSSL, Windows and Java use far fewer. If you trust this file, export it "
                     + "again with fewer iterations (openssl pkcs12 -export -iter 600000).")
         }
