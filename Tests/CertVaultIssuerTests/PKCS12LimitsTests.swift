@@ -133,3 +133,18 @@ struct LegacyProviderIsolationTests {
         #expect(try PKCS12Contents(pfx: credential.pfx, password: credential.password).keyPublicExponent == 65537)
     }
 }
+
+@Suite("Subject values are plain text")
+struct SubjectTextTests {
+    @Test("a bidi override or a line separator in --org is refused and shown escaped, before any key is made",
+          arguments: ["Con\u{202E}toso", "Contoso\u{2028}Ltd", "Contoso\u{1B}[2J"])
+    func invisible(_ org: String) throws {
+        let error = try #require(throws: CertVaultError.self) {
+            try Issuer(policy: try Fixtures.policy(), logger: Fixtures.logger)
+                .prepare(IssuanceRequest(tenant: try TenantID("contoso"), org: org))
+        }
+        #expect(error.code == .invalidSubject)
+        #expect(error.reason.contains("contains a control character (\\u{"), "\(error.reason)")
+        #expect(!error.reason.unicodeScalars.contains(where: DisplayText.needsEscape))
+    }
+}
