@@ -19,7 +19,9 @@ public enum PolicyLoader {
     public static func load(path: String) throws -> IssuancePolicy {
         let text = try readFile(path)
         let stem = path.split(separator: "/").last.map { String($0) } ?? path
-        let defaultName = stem.hasSuffix(".toml") ? String(stem.dropLast(5)) : stem
+        // The name is shown by `policy check` and kept in summaries: a file name's control
+        // characters are escaped, as every policy string's are refused.
+        let defaultName = DisplayText.escapingControls(stem.hasSuffix(".toml") ? String(stem.dropLast(5)) : stem)
         return try parse(text, source: path, defaultName: defaultName)
     }
 
@@ -38,9 +40,11 @@ public enum PolicyLoader {
         return try reader.build(tables, defaultName: defaultName)
     }
 
+    /// A policy error. Messages quote text from the file, so control characters are shown
+    /// escaped, never sent to the terminal as they are.
     static func policyError(_ source: String, _ line: Int?, _ message: String) -> CertVaultError {
         let location = line.map { "\(source):\($0)" } ?? source
-        return CertVaultError(.invalidPolicy, "\(location): \(message).",
+        return CertVaultError(.invalidPolicy, DisplayText.escapingControls("\(location): \(message)."),
                               hint: "See docs/policy.md for every key and its allowed values.")
     }
 

@@ -124,21 +124,21 @@ struct IssueCommand: AsyncParsableCommand {
     }
 
     private func issueBulk(from path: String, issuer: Issuer, passwords: PasswordSink, store: Vault?) async throws {
-        let text: String
+        let bytes: [UInt8]
         do {
             let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
             guard size <= 16 << 20 else {
                 throw CertVaultError(.invalidInput, "The tenant file '\(path)' is larger than 16 MiB.",
                                      hint: "Split it into several files.")
             }
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch let error as CertVaultError {
             throw error
         } catch {
             throw CertVaultError(.invalidInput, "Cannot read the tenant file '\(path)'.",
                                  hint: "Check the path; the file must be UTF-8 CSV with a 'tenant' header.")
         }
-        let intakes = try TenantIntake.parseCSV(text, source: path)
+        let intakes = try TenantIntake.parseCSV(bytes: bytes, source: path)
         // Check every row before generating any key, so a bad row costs nothing.
         let prepared = try intakes.map { try issuer.prepare(IssuanceRequest(tenant: $0.tenant, org: $0.org, domain: $0.domain)) }
         if let exportFolder { try ensureNoExport(for: intakes.map(\.tenant), in: exportFolder) }
