@@ -20,6 +20,9 @@ long CCertVaultShims_BIO_get_mem_data(BIO *bio, char **data);
 int CCertVaultShims_sk_X509_num(const STACK_OF(X509) *stack);
 void CCertVaultShims_sk_X509_pop_free(STACK_OF(X509) *stack);
 
+/// syncfs (flush one file system) is declared only under _GNU_SOURCE, like renameat2.
+int CCertVaultShims_syncfs(int fd);
+
 /// renameat2 is declared only under _GNU_SOURCE, which Swift's Glibc module does not define.
 int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                               unsigned int flags);

@@ -82,6 +82,50 @@ public struct AuditLog: Sendable {
         try writeHead(sequence: lastSequence + 1, mac: recordMAC)
     }
 
+    /// One record to append with ``appendMany(_:actor:now:)``.
+    struct Pending {
+        let action: String
+        let tenant: String?
+        let generation: Int?
+        let detail: String
+    }
+
+    /// Appends many records in large writes and updates the head once; the caller holds the
+    /// vault lock. For bulk work (and synthetic test vaults): the log's bytes are exactly those
+    /// of one ``append(actor:action:tenant:generation:detail:now:)`` per record.
+    func appendMany(_ records: [Pending], actor: String, now: Int64? = nil) throws {
+        guard !records.isEmpty else { return }
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
+        }
+        defer { close(fd) }
+        var (sequence, previous) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
+        let time = UTCTime.dateTime(now ?? UTCTime.now())
+        let cleanActor = AuditLog.clean(actor)
+        var block: [UInt8] = []
+        block.reserveCapacity(1 << 20)
+        for record in records {
+            sequence += 1
+            let fields = [
+                String(sequence), time, cleanActor, AuditLog.clean(record.action), AuditLog.clean(record.tenant ?? "-"),
+                record.generation.map(String.init) ?? "-", AuditLog.clean(record.detail.isEmpty ? "-" : record.detail), previous,
+            ]
+            let prefix = fields.joined(separator: "\t") + "\t"
+            previous = mac(prefix)
+            block += Array((prefix + previous + "\n").utf8)
+            if block.count >= 1 << 20 {
+                try block.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
+                block.removeAll(keepingCapacity: true)
+            }
+        }
+        try block.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
+        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
+        }
+        try writeHead(sequence: sequence, mac: previous)
+    }
+
     /// The sequence number and mac of the log's last complete line, reading only its tail.
     func lastRecord(fd: Int32) throws -> (Int, String)? {
         let size = lseek(fd, 0, SEEK_END)
