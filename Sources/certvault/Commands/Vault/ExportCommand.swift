@@ -126,12 +126,23 @@ struct ExportCommand: ParsableCommand {
 
     /// Whether the file holds exactly `content` (compared in constant time; the copy is wiped).
     static func fileHolds(_ path: String, _ content: SecretBytes) -> Bool {
-        guard var bytes = FileManager.default.contents(atPath: path).map(Array.init) else { return false }
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        // One byte more than expected, to notice a longer file.
+        var bytes = [UInt8](repeating: 0, count: content.count + 1)
         defer { SecureWipe.wipe(&bytes) }
-        guard bytes.count == content.count else { return false }
+        var done = 0
+        while done < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            done += got
+        }
+        guard done == content.count else { return false }
         return content.withUnsafeBytes { expected in
             var difference: UInt8 = 0
-            for index in 0..<bytes.count { difference |= bytes[index] ^ expected[index] }
+            for index in 0..<expected.count { difference |= bytes[index] ^ expected[index] }
             return difference == 0
         }
     }
