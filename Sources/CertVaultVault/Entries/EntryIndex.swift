@@ -118,7 +118,8 @@ struct EntryIndex {
             return negative ? -value : value
         }
         var latest: [Key: EntrySummary] = [:]
-        latest.reserveCapacity(bytes.count / 160)
+        // Lines are 150-200 bytes: reserve for more than there can be, so the table never grows (a rehash of every entry).
+        latest.reserveCapacity(bytes.count / 120)
         var previous = ArraySlice(Array(EntryIndex.zeroMAC.utf8))
         var lineNumber = 1
         var start = header.count
