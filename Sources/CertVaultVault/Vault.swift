@@ -191,8 +191,13 @@ public final class Vault {
         let now = now ?? UTCTime.now()
         return try withLock {
             let folder = tenantFolder(tenant)
-            let isNew = !FileManager.default.fileExists(atPath: folder)
-            try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
+            // One mkdir tells whether the tenant is new; an existing folder is then checked.
+            var isNew = Glibc.mkdir(folder, 0o700) == 0
+            if !isNew {
+                let existed = errno == EEXIST
+                try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
+                isNew = !existed
+            }
             // A new tenant folder must survive a power cut together with its first entry.
             if isNew { try PrivateFiles.syncDirectory("\(path)/tenants") }
             let names = PrivateFiles.names(in: folder)
@@ -561,7 +566,8 @@ public final class Vault {
     /// Temporary file (exclusive, 0600), write, fsync, rename (never over an existing file
     /// unless `replace`), fsync the folder.
     static func writeAtomically(_ bytes: [UInt8], to path: String, folder: String, replace: Bool = true) throws {
-        let temporary = "\(folder)/.tmp-\(PrivateFiles.randomName())"
+        // A temporary name is no secret: random bytes straight from libsodium, not through secure memory.
+        let temporary = "\(folder)/.tmp-\(Hex.lower(Array(AEAD.nonce().prefix(8))))"
         do {
             try PrivateFiles.writeNewFile(temporary, bytes: bytes)
             if replace {

@@ -143,9 +143,18 @@ public struct AuditLog: Sendable {
             _ = newline.withUnsafeBytes { write(fd, $0.baseAddress, 1) }
             tail.append(UInt8(ascii: "\n"))
         }
-        for line in tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).reversed() {
-            let fields = String(decoding: line, as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
-            if fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
+        // From the end backwards, one line at a time: almost always the last line is a record,
+        // and only it is decoded (this runs on every store and read-out).
+        var end = tail.count - 1
+        while end > 0 {
+            var start = end
+            while start > 0 && tail[start - 1] != UInt8(ascii: "\n") { start -= 1 }
+            // A line cut by the window's start is incomplete: only lines that start in the window count.
+            if start > 0 || window == Int(size) {
+                let fields = String(decoding: tail[start..<end], as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
+                if fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
+            }
+            end = start - 1
         }
         throw VaultError.corrupt(path, "its last lines are not audit records", hint: "Run 'certvault audit verify'; restore the log from a backup.")
     }
