@@ -38,12 +38,15 @@ public enum Leftovers {
     }
 
     /// Overwrites a regular file with zeros, flushes it and unlinks it. Best effort.
+    ///
+    /// A file with more than one name is only unlinked: its content lives on under the other
+    /// name (a temporary file killed between `link` and `unlink` is the very entry it became).
     @discardableResult
     public static func shred(_ path: String) -> Bool {
         let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd >= 0 {
             var info = stat()
-            if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 {
+            if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_nlink == 1, info.st_size > 0 {
                 let zeros = [UInt8](repeating: 0, count: 1 << 16)
                 var left = Int(info.st_size)
                 while left > 0 {

@@ -69,12 +69,27 @@ struct LeftoverTests {
     func shred() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("secret.pfx", String(repeating: "S", count: 100_000))
-        // A second hard link keeps the inode readable after the shred removed the first name.
-        try FileManager.default.linkItem(atPath: path, toPath: dir.file("witness"))
+        // A descriptor opened before keeps the inode readable after the shred removed its name.
+        let witness = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         #expect(Leftovers.shred(path))
         #expect(!FileManager.default.fileExists(atPath: path))
-        let remains = try Data(contentsOf: URL(fileURLWithPath: dir.file("witness")))
+        let remains = try witness.readToEnd() ?? Data()
         #expect(remains.count == 100_000)
         #expect(remains.allSatisfy { $0 == 0 })
+    }
+
+    @Test("a temporary file killed between link and unlink is the entry itself: only its extra name goes")
+    func linkedTemporary() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, protection) = try VaultFixtures.keyFileVault(dir)
+        let tenant = try TenantID("contoso")
+        _ = try vault.store(tenant: tenant, payload: VaultFixtures.payload("1"))
+        try FileManager.default.linkItem(atPath: dir.file("vault/tenants/contoso/00000001.entry"),
+                                         toPath: dir.file("vault/tenants/contoso/.tmp-00112233aabbccdd"))
+        #expect(try vault.store(tenant: tenant, payload: VaultFixtures.payload("2")) == 2)
+        #expect(Self.temporaries(dir.file("vault/tenants/contoso")).isEmpty)
+        let reopened = try Vault.open(at: dir.file("vault"), unlock: protection)
+        #expect(VaultFixtures.text(try reopened.readOut(tenant: tenant, generation: 1, purpose: "test").1.password) == "pfx-password-1")
+        #expect(try reopened.verify().intact)
     }
 }
