@@ -1,4 +1,5 @@
 internal import CCertVaultShims
+internal import CSodium
 
 #if canImport(Glibc)
 internal import Glibc
@@ -26,7 +27,8 @@ public enum PrivateFiles {
 
     /// Creates `path` and any missing parents; the folders this call creates are mode 0700.
     ///
-    /// The final folder, if it already exists, is checked against `exposure`.
+    /// The final folder, if it already exists, is checked against `exposure`; a private one must
+    /// also belong to the user running certvault.
     /// - Throws: ``CertVaultError`` (`file-system`, `insecure-permissions`).
     public static func makePrivateDirectory(_ path: String, exposure: Exposure = .privateOnly) throws {
         // The common cases first: the parent exists (one mkdir), or the folder does (check it).
@@ -49,6 +51,7 @@ public enum PrivateFiles {
             throw CertVaultError(.fileSystem, "'\(path)' exists but is not a folder.",
                                  hint: "Choose another output folder.", underlying: errnoText())
         }
+        if exposure == .privateOnly && info.st_uid != geteuid() { try checkOwnerAndMode(info, path: path, what: "Folder", folder: true) }
         let writableByOthers = info.st_mode & 0o022 != 0 && info.st_mode & S_ISVTX == 0
         if exposure == .privateOnly ? info.st_mode & 0o077 != 0 : writableByOthers {
             throw CertVaultError(
@@ -58,6 +61,73 @@ public enum PrivateFiles {
                 hint: exposure == .privateOnly
                     ? "Run 'chmod 700 \(path)' or choose another folder; certvault keeps secrets only in private folders."
                     : "Run 'chmod go-w \(path)' or choose another folder.")
+        }
+    }
+
+    /// Checks that an existing folder holding secrets is a folder, belongs to the user running
+    /// certvault, and is closed to group and others.
+    ///
+    /// - Parameter what: how the error names it, e.g. "The vault folder".
+    /// - Throws: ``CertVaultError`` `insecure-permissions` (with the chmod or chown that fixes it),
+    ///   `file-system` when it is missing or not a folder.
+    public static func checkPrivateFolder(_ path: String, what: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw CertVaultError(.fileSystem, "\(what) '\(path)' is missing or not a folder.",
+                                 hint: "Check the path.", underlying: errnoText())
+        }
+        try checkOwnerAndMode(info, path: path, what: what, folder: true)
+    }
+
+    /// Opens a file that holds a secret (a key file) once, without following a symbolic link,
+    /// and checks the open descriptor: a regular file, owned by the user running certvault,
+    /// closed to group and others. Checking the descriptor, not the path, leaves no window in
+    /// which the file could be swapped between the check and the read.
+    ///
+    /// - Returns: the open descriptor; the caller closes it.
+    /// - Throws: ``CertVaultError`` `file-system` when it cannot be opened,
+    ///   `insecure-permissions` for a link, another owner or an open mode.
+    public static func openPrivateFile(_ path: String, what: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else {
+            let failure = errno
+            if failure == ELOOP {
+                throw CertVaultError(.insecurePermissions, "\(what) '\(path)' is a symbolic link.",
+                                     hint: "Point the option at the file itself; certvault does not follow links to secrets.")
+            }
+            throw CertVaultError(.fileSystem, "Cannot open \(what.lowercased()) '\(path)'.",
+                                 hint: "Check the path and that you may read it.", underlying: errnoText(failure))
+        }
+        var info = stat()
+        do {
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw CertVaultError(.insecurePermissions, "\(what) '\(path)' is not a regular file.",
+                                     hint: "Point the option at the file itself.")
+            }
+            try checkOwnerAndMode(info, path: path, what: what, folder: false)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Refuses a file or folder that belongs to another user or that group or others may use.
+    static func checkOwnerAndMode(_ info: stat, path: String, what: String, folder: Bool) throws {
+        let user = geteuid()
+        if info.st_uid != user {
+            throw CertVaultError(
+                .insecurePermissions,
+                "\(what) '\(path)' belongs to another user (uid \(info.st_uid)), not to the one running certvault (uid \(user)).",
+                hint: "Run 'chown \(user) \(path)' if it is yours, or run certvault as its owner; "
+                    + "whoever owns it can read or replace the secrets.")
+        }
+        if info.st_mode & 0o077 != 0 {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw CertVaultError(
+                .insecurePermissions, "\(what) '\(path)' is accessible to other users (mode \(mode)).",
+                hint: "Run 'chmod \(folder ? "700" : "600") \(path)' and check who could have copied \(folder ? "what is in it" : "it"); "
+                    + "certvault will not use it until then.")
         }
     }
 
@@ -74,7 +144,11 @@ public enum PrivateFiles {
 
     /// 16 random hex digits, for temporary names.
     public static func randomName() -> String {
-        Hex.lower(SecretBytes.random(count: 8).withUnsafeBytes { Array($0) })
+        // A name is not a secret: plain memory, not a secure allocation (guard pages, mlock)
+        // for every temporary file.
+        var bytes = [UInt8](repeating: 0, count: 8)
+        randombytes_buf(&bytes, bytes.count)
+        return Hex.lower(bytes)
     }
 
     /// The names in a folder (without "." and ".."), or an empty list when it cannot be read.

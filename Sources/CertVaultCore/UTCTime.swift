@@ -44,15 +44,20 @@ public enum UTCTime {
         return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
+    /// The earliest and latest instants written: 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    /// Anything outside is written as the nearest of the two, never trapped on: a value from
+    /// outside (a server's `expiresIn`) must not be able to stop the process.
+    public static let representable: ClosedRange<Int64> = -62_167_219_200...253_402_300_799
+
     /// Formats into bytes directly: `list` formats one timestamp per entry.
     private static func format(_ seconds: Int64, withTime: Bool) -> [UInt8] {
-        let parts = components(seconds)
+        let parts = components(min(max(seconds, representable.lowerBound), representable.upperBound))
         var out = [UInt8]()
         out.reserveCapacity(20)
         func digits(_ value: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
-            var rest = value
+            var rest = min(max(value, 0), divisor * 10 - 1)
             while divisor > 0 {
                 out.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
                 rest %= divisor

@@ -10,6 +10,9 @@ public struct HTTPRequest: Sendable {
     public var headers: [(String, String)]
     /// The body, if any.
     public var body: [UInt8]?
+    /// A body that holds a secret (a password, a PFX password), sent from secure memory instead
+    /// of ``body`` when set; libcurl is handed this buffer itself, not a copy.
+    public var secretBody: SecretBytes?
     /// False for a request that must reach the server at most once (adding an organization):
     /// it then goes over a fresh connection, because libcurl silently sends a request again
     /// when a reused keep-alive connection dies before any answer.
@@ -19,7 +22,8 @@ public struct HTTPRequest: Sendable {
 
     /// Creates a request.
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, mayBeRepeated: Bool = true,
-                totalTimeout: Double? = nil) {
+                totalTimeout: Double? = nil, secretBody: SecretBytes? = nil) {
+        self.secretBody = secretBody
         self.method = method
         self.url = url
         self.headers = headers

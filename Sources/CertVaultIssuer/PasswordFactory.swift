@@ -35,6 +35,7 @@ public enum PasswordFactory {
         guard !password.isEmpty else {
             throw fail("is empty", "Put the password in the file, or leave out the option to have one generated.")
         }
+        var tooShort = false
         let problem: String? = password.withUnsafeBytes { bytes in
             if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
                 return "contains a control character (a tab, NUL or similar)"
@@ -43,12 +44,12 @@ public enum PasswordFactory {
                 return "contains characters outside printable ASCII, which PKCS#12 tools encode differently "
                     + "(Java's keytool cannot open such a PFX)"
             }
-            return bytes.count < rules.minimumSuppliedLength
-                ? "has \(bytes.count) characters; the policy requires at least \(rules.minimumSuppliedLength)" : nil
+            tooShort = bytes.count < rules.minimumSuppliedLength
+            return tooShort ? "has \(bytes.count) characters; the policy requires at least \(rules.minimumSuppliedLength)" : nil
         }
         if let problem {
-            throw fail(problem, "Use a longer password of printable ASCII characters (letters, digits, spaces, punctuation), "
-                + "or leave out the option to have one generated.")
+            throw fail(problem, (tooShort ? "Use a longer password of printable ASCII characters" : "Use only printable ASCII characters")
+                + " (letters, digits, spaces, punctuation), or leave out the option to have one generated.")
         }
     }
 }

@@ -4,7 +4,8 @@ public import Foundation
 
 /// Many tenants' intake from a CSV or JSON file, all checked before anything is sent.
 ///
-/// CSV: a header row; `tenant` and `org_name` are required; `display_name`, `region`,
+/// CSV (read by ``CSVTable``, the reader `issue --from` uses too): a header row; `tenant` and
+/// `org_name` are required; `display_name`, `region`,
 /// `services` (separated by `;` or spaces: exchange, sharepoint, teams, teamschats), `app_name`
 /// and `msid` are optional; any other column is a provider field kept with the record.
 /// JSON: an array of objects with `tenant`, `orgName`, and optionally `displayName`, `region`,
@@ -19,12 +20,20 @@ public enum IntakeFile {
             throw CertVaultError(.invalidInput, "Cannot read the intake file '\(path)'.", hint: "Check the path and its permissions.")
         }
         guard data.count <= 16 << 20 else { throw CertVaultError(.invalidInput, "The intake file '\(path)' is larger than 16 MiB.") }
-        let intakes = path.lowercased().hasSuffix(".json") ? try parseJSON(data, source: path) : try parseCSV(String(decoding: data, as: UTF8.self), source: path)
+        let intakes = path.lowercased().hasSuffix(".json")
+            ? try parseJSON(data, source: path) : try parseCSV(bytes: Array(data), source: path)
         guard !intakes.isEmpty else { throw CertVaultError(.invalidInput, "\(path) lists no tenants.") }
         guard intakes.count <= maximumTenants else { throw CertVaultError(.invalidInput, "\(path) lists more than \(maximumTenants) tenants.") }
         return intakes
     }
 
+    /// Reads a CSV file's bytes: strict UTF-8 (a byte order mark is skipped), then as
+    /// ``parseCSV(_:source:)``.
+    public static func parseCSV(bytes: [UInt8], source: String) throws -> [OnboardingRecord.Intake] {
+        try parseCSV(try CSVTable.text(bytes: bytes, source: source), source: source)
+    }
+
+    /// Reads CSV text: every row checked, errors naming the file and the line a record starts on.
     public static func parseCSV(_ text: String, source: String) throws -> [OnboardingRecord.Intake] {
         let rows = try CSVTable.rows(text, source: source)
         guard let header = rows.first else { throw CertVaultError(.invalidInput, "\(source) is empty.", hint: "The first line names the columns: tenant,org_name,...") }
@@ -52,7 +61,9 @@ public enum IntakeFile {
 
     public static func parseJSON(_ data: Data, source: String) throws -> [OnboardingRecord.Intake] {
         guard let array = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            throw CertVaultError(.invalidInput, "\(source) is not a JSON array of objects.", hint: "See docs/onboarding.md for the fields.")
+            throw CertVaultError(.invalidInput,
+                                 DisplayText.escapingControls("\(source) is not a JSON array of objects (or not UTF-8)."),
+                                 hint: "See docs/onboarding.md for the fields.")
         }
         var result: [OnboardingRecord.Intake] = []
         var seen: Set<TenantID> = []
@@ -97,6 +108,26 @@ public enum IntakeFile {
         } catch let error as CertVaultError {
             throw fail(source, line, error.reason, item: item)
         }
+        // Names are shown to people, sent to VB365 and Entra ID: plain characters only.
+        for key in ["org_name", "display_name", "region", "services", "app_name", "msid"] {
+            if let text = values[key], let scalar = text.unicodeScalars.first(where: DisplayText.needsEscape) {
+                throw fail(source, line,
+                           "\(key) holds a control or invisible formatting character (\(escaped(scalar)))", item: item)
+            }
+        }
+        for (key, value) in fields {
+            if let scalar = key.unicodeScalars.first(where: DisplayText.needsEscape) {
+                throw fail(source, line, "provider field name '\(key)' holds a control character (\(escaped(scalar)))",
+                           item: item)
+            }
+            // Provider notes may span lines (a quoted CSV field, or \n in JSON); nothing else.
+            let lineBreaksAndTab: Set<Unicode.Scalar> = ["\t", "\n", "\r"]
+            let refused = { (scalar: Unicode.Scalar) in DisplayText.needsEscape(scalar) && !lineBreaksAndTab.contains(scalar) }
+            if let scalar = value.unicodeScalars.first(where: refused) {
+                throw fail(source, line, "provider field '\(key)' holds a control character (\(escaped(scalar)))",
+                           item: item)
+            }
+        }
         guard let orgName = nonEmpty("org_name") else { throw fail(source, line, "no Microsoft 365 organization name (org_name) for '\(tenant)'", item: item) }
         let regionText = nonEmpty("region") ?? "Worldwide"
         guard let region = VB365Region(rawValue: regionText) else {
@@ -115,17 +146,22 @@ public enum IntakeFile {
         do {
             try intake.validate()
         } catch let error as CertVaultError {
-            throw fail(source, line, error.reason, item: item)
+            throw fail(source, line, error.reason, item: item, hint: error.hint)
         }
         return intake
     }
 
-    static func fail(_ source: String?, _ line: Int, _ message: String, item: Bool = false) -> CertVaultError {
+    static func escaped(_ scalar: Unicode.Scalar) -> String { DisplayText.escapingControls(String(scalar)) }
+
+    /// An intake error; text from the file is shown with its control characters escaped.
+    static func fail(_ source: String?, _ line: Int, _ message: String, item: Bool = false, hint: String? = nil) -> CertVaultError {
+        let message = DisplayText.escapingControls(message)
+        let source = source.map(DisplayText.escapingControls)
         guard let source else {
-            return CertVaultError(.invalidInput, message.prefix(1).uppercased() + message.dropFirst() + ".",
-                                  hint: "Nothing was sent. See 'certvault onboard start --help' and docs/onboarding.md.")
+            return CertVaultError(.invalidInput, Sentence.end(message.prefix(1).uppercased() + message.dropFirst()),
+                                  hint: (hint.map { $0 + " " } ?? "") + "Nothing was sent. See 'certvault onboard start --help' and docs/onboarding.md.")
         }
-        return CertVaultError(.invalidInput, "\(source)\(item ? " item " : ":")\(line): \(message).",
-                              hint: "Nothing was sent: fix the file and run again. Columns and fields: docs/onboarding.md.")
+        return CertVaultError(.invalidInput, Sentence.end("\(source)\(item ? " item " : ":")\(line): \(message)"),
+                              hint: (hint.map { $0 + " " } ?? "") + "Nothing was sent: fix the file and run again. Columns and fields: docs/onboarding.md.")
     }
 }

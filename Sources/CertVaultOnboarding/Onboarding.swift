@@ -241,12 +241,13 @@ public final class Onboarding: @unchecked Sendable {
         }
         if let last = record.lastAddAttempt, let sent = UTCTime.parse(last), UTCTime.now() - sent < Int64(repostGrace) {
             // VB365 may still be creating it: do not send it again yet.
+            let allowed = UTCTime.dateTime(sent + Int64(repostGrace.rounded(.up)))
             record.updated = Self.now()
             record.history.append(.init(at: Self.now(), state: .addingOrganization,
-                                        note: "not in VB365 yet; the last add was sent less than \(Int(repostGrace)) s ago, so it is not sent again now"))
+                                        note: "not in VB365 yet; the last add was sent less than \(Int(repostGrace)) s ago, so it is not sent again before \(allowed)"))
             try store.save(record)
-            throw VB365Error(CertVaultError(.onboardingState, "'\(record.intake.tenant)' is not in VB365 yet, and its add was sent less than \(Int(repostGrace)) s ago.",
-                                            hint: "VB365 may still be creating it. Run 'certvault onboard resume \(record.intake.tenant)' again in a few minutes: it looks again before it sends anything."),
+            throw VB365Error(CertVaultError(.onboardingState, "'\(record.intake.tenant)' is not in VB365 yet, and its add was sent less than \(Int(repostGrace)) s ago (at \(last)).",
+                                            hint: "VB365 may still be creating it. Run 'certvault onboard resume \(record.intake.tenant)' again at \(allowed) or later: it looks again before it sends anything, and sends again only from then on."),
                              outcomeUnknown: true)
         }
         if codeExpired(record) {
@@ -259,19 +260,24 @@ public final class Onboarding: @unchecked Sendable {
 
     private func add(_ record: inout OnboardingRecord) throws {
         let tenant = record.intake.tenant
-        if record.generation == nil {
-            let (generation, thumbprint) = try ensureCertificate(record.intake)
-            record.generation = generation
-            record.thumbprint = thumbprint
+        // Chosen now, not at `start`: a generation issued since (the compat re-issue after a
+        // refused PFX) is sent, and one retired since is not.
+        let (generation, thumbprint) = try ensureCertificate(record.intake)
+        if let earlier = record.generation, earlier != generation {
+            logger.info("\(tenant): sending vault generation \(generation) instead of \(earlier), chosen at start")
         }
+        record.generation = generation
+        record.thumbprint = thumbprint
         // Persisted before sending: a crash from here on is reconciled through GET.
         record.addAttempts += 1
         record.lastAddAttempt = Self.now()
-        record.move(to: .addingOrganization, "customer signed in; adding the organization (attempt \(record.addAttempts))", at: Self.now())
+        record.move(to: .addingOrganization,
+                    "customer signed in; adding the organization with vault generation \(generation) (thumbprint \(thumbprint), attempt \(record.addAttempts))",
+                    at: Self.now())
         try store.save(record)
 
         let (_, payload, _) = try withVault {
-            try $0.readOut(tenant: tenant, generation: record.generation, purpose: "onboarding: POST Organizations")
+            try $0.readOut(tenant: tenant, generation: generation, purpose: "onboarding: POST Organizations")
         }
         let intake = record.intake
         let body = VB365Organization.newOffice365(
@@ -294,7 +300,7 @@ public final class Onboarding: @unchecked Sendable {
             try store.save(record)
             throw error
         } catch let error as VB365Error where error.status != nil {
-            record.failure = failure(error)
+            record.failure = failure(error, tenant: tenant)
             let message = error.serverMessage ?? ""
             let status = error.status ?? 0
             if [401, 403, 404, 408, 429].contains(status) || message.localizedCaseInsensitiveContains("not been used to sign in") {
@@ -326,7 +332,8 @@ public final class Onboarding: @unchecked Sendable {
             found = try client.organizations(msid: msid).first
         }
         if found == nil {
-            found = try client.organizations().first { ($0.officeName ?? $0.name ?? "").lowercased() == name }
+            let names = Set([name, record.vb365OrganizationName?.lowercased()].compactMap { $0 })
+            found = try client.organizations().first { names.contains(($0.officeName ?? $0.name ?? "").lowercased()) }
         }
         if let organization = found, organization.applicationCertificateThumbprint == nil, let id = organization.id {
             found = try client.organization(id: id)
@@ -339,6 +346,13 @@ public final class Onboarding: @unchecked Sendable {
         record.applicationId = organization.applicationId
         record.msid = organization.msid
         record.reportedThumbprint = organization.applicationCertificateThumbprint
+        if let named = organization.officeName ?? organization.name, named.lowercased() != record.intake.officeName.lowercased() {
+            // VB365 added it under another name: keep that name, and say so.
+            record.vb365OrganizationName = named
+            let note = "VB365 added the organization as '\(named)', not as '\(record.intake.officeName)' given in the intake"
+            logger.warning("\(record.intake.tenant): \(note)")
+            record.history.append(.init(at: Self.now(), state: record.state, note: note))
+        }
         if let reported = organization.applicationCertificateThumbprint, let ours = record.thumbprint,
            reported.uppercased() != ours.uppercased(),
            let adopted = try withVault({ vault in
@@ -376,11 +390,14 @@ public final class Onboarding: @unchecked Sendable {
         logger.info("\(record.intake.tenant): onboarded as organization \(organization.id ?? "?")")
     }
 
-    func failure(_ error: VB365Error) -> OnboardingRecord.Failure {
+    func failure(_ error: VB365Error, tenant: TenantID? = nil) -> OnboardingRecord.Failure {
         var hint = error.error.hint
         let message = error.serverMessage ?? ""
+        let name = tenant?.rawValue ?? "TENANT"
         if message.contains("password is not correct") {
-            hint = "VB365 could not open the PFX. If it runs on Windows Server 2016, issue with the compat PKCS#12 profile (3DES), then 'onboard renew-code' and resume."
+            hint = "VB365 could not open the PFX. If it runs on Windows Server 2016, issue a certificate with the compat PKCS#12 profile "
+                + "(3DES): 'certvault issue \(name)' with the built-in policy, or --policy FILE with [pkcs12] profile = \"compat\"; then "
+                + "'certvault onboard renew-code \(name)' and 'certvault onboard wait \(name)': the add sends the newest active generation."
         } else if message.localizedCaseInsensitiveContains("region") {
             hint = "The region given for the tenant does not match its Microsoft cloud; fix it in the intake and start again."
         } else if message.localizedCaseInsensitiveContains("expired") {

@@ -63,9 +63,7 @@ public struct OnboardingRecord: Codable, Sendable, Hashable {
                 throw CertVaultError(.invalidInput, "'\(officeName)' is not a Microsoft 365 organization name.",
                                      hint: "Give the tenant's initial domain, such as contoso.onmicrosoft.com.")
             }
-            guard exchange || sharePoint || teams || teamsChats else {
-                throw CertVaultError(.invalidInput, "No service selected for '\(tenant)'.", hint: "Select at least one of Exchange, SharePoint, Teams.")
-            }
+            try ServiceRule.check(exchange: exchange, sharePoint: sharePoint, teams: teams, teamsChats: teamsChats, tenant: tenant)
             guard !applicationName.isEmpty, applicationName.count <= 120 else {
                 throw CertVaultError(.invalidInput, "The application name must be 1 to 120 characters.")
             }
@@ -132,7 +130,9 @@ public struct OnboardingRecord: Codable, Sendable, Hashable {
     public var message: String?
     /// When the device code runs out, ISO 8601 UTC.
     public var codeExpiresAt: String?
-    /// The vault generation whose certificate onboarding uses.
+    /// The vault generation whose certificate onboarding uses. Chosen again each time the add
+    /// is sent (the newest active generation valid beyond the renewal window), so from
+    /// `adding-organization` on it is the one sent; before that, the one ready for it.
     public var generation: Int?
     /// Its thumbprint (ours).
     public var thumbprint: String?
@@ -141,6 +141,8 @@ public struct OnboardingRecord: Codable, Sendable, Hashable {
     public var applicationId: String?
     public var msid: String?
     public var reportedThumbprint: String?
+    /// The name VB365 gave the organization, when it is not the one given in the intake.
+    public var vb365OrganizationName: String?
     /// How many times `POST Organizations` was sent for this tenant.
     public var addAttempts: Int
     /// When it was last sent, ISO 8601 UTC.

@@ -81,8 +81,10 @@ public struct IssuancePolicy: Hashable, Sendable {
         /// - Returns: nil when the value is acceptable, else what is wrong with it.
         public func problem(with value: String) -> String? {
             if value.isEmpty { return "\(rawValue) is empty" }
-            if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-                return "\(rawValue) contains a control character"
+            // Control characters, and bidi overrides and line separators that would disguise the
+            // name wherever it is shown (certificate viewers, Entra ID, terminals).
+            if let scalar = value.unicodeScalars.first(where: DisplayText.needsEscape) {
+                return "\(rawValue) contains a control character (\(DisplayText.escapingControls(String(scalar))))"
             }
             if self == .C {
                 let letters = value.unicodeScalars.allSatisfy { $0.value >= 0x41 && $0.value <= 0x5A }

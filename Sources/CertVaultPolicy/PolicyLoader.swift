@@ -19,7 +19,9 @@ public enum PolicyLoader {
     public static func load(path: String) throws -> IssuancePolicy {
         let text = try readFile(path)
         let stem = path.split(separator: "/").last.map { String($0) } ?? path
-        let defaultName = stem.hasSuffix(".toml") ? String(stem.dropLast(5)) : stem
+        // The name is shown by `policy check` and kept in summaries: a file name's control
+        // characters are escaped, as every policy string's are refused.
+        let defaultName = DisplayText.escapingControls(stem.hasSuffix(".toml") ? String(stem.dropLast(5)) : stem)
         return try parse(text, source: path, defaultName: defaultName)
     }
 
@@ -38,9 +40,11 @@ public enum PolicyLoader {
         return try reader.build(tables, defaultName: defaultName)
     }
 
+    /// A policy error. Messages quote text from the file, so control characters are shown
+    /// escaped, never sent to the terminal as they are.
     static func policyError(_ source: String, _ line: Int?, _ message: String) -> CertVaultError {
         let location = line.map { "\(source):\($0)" } ?? source
-        return CertVaultError(.invalidPolicy, "\(location): \(message).",
+        return CertVaultError(.invalidPolicy, DisplayText.escapingControls("\(location): \(message)."),
                               hint: "See docs/policy.md for every key and its allowed values.")
     }
 
@@ -51,7 +55,9 @@ public enum PolicyLoader {
             throw CertVaultError(
                 .invalidPolicy,
                 missing ? "Policy file '\(path)' does not exist." : "Cannot open policy file '\(path)'.",
-                hint: missing ? "Give a path such as policy/default.toml with --policy." : "Check that you may read it.",
+                hint: missing ? "Check the path (a relative one starts from the current folder). Without --policy and "
+                    + "CERTVAULT_POLICY, certvault uses its built-in default policy (the text of policy/default.toml)."
+                    : "Check that you may read it.",
                 underlying: PrivateFiles.errnoText())
         }
         defer { close(fd) }
@@ -295,5 +301,69 @@ private struct Field {
         } catch {
             throw reader.fail(entry.line, "\(label) = \"\(text)\": \(error.message)")
         }
+    }
+}
+
+extension PolicyLoader {
+    /// Where the built-in default policy is said to come from in messages.
+    public static let builtInDefaultSource = "built-in default policy"
+
+    /// The text of `policy/default.toml`, built in so that an installed `certvault` works from
+    /// any folder. `policy/default.toml` stays the reference; a test keeps the two identical,
+    /// byte for byte.
+    public static let builtInDefaultText = #"""
+        # certvault issuance policy: the default for every tenant.
+        # Every key is documented in docs/policy.md. Values shown are the built-in defaults.
+        name = "default"
+
+        [key]
+        algorithm = "RSA"          # Microsoft Entra ID accepts only RSA for application certificates
+        bits = 2048                # 2048, 3072 or 4096
+
+        [certificate]
+        digest = "sha256"          # sha256, sha384 or sha512
+        validity_days = 730        # two years
+        backdate_seconds = 300     # notBefore 5 minutes in the past, for clients whose clocks run behind
+        serial_bits = 127          # positive random serial: top bit set, 126 random bits
+        friendly_name = "{org} VB365 Tenant"
+
+        # The subject distinguished name, in this order. Variables: {tenant}, {org}, {domain}, {date}.
+        [subject]
+        O = "{org}"
+        CN = "{org} VB365 Tenant"
+
+        [extensions]
+        key_usage = ["digitalSignature"]
+        key_usage_critical = true
+        extended_key_usage = ["clientAuth"]
+        subject_key_identifier = true
+        authority_key_identifier = true
+
+        [pkcs12]
+        profile = "compat"         # compat: 3DES + SHA-1 MAC (every Windows); modern: AES-256 + SHA-256 MAC
+        iterations = 10000         # about 5x OpenSSL's default of 2048; at most 600000 (.NET's limit)
+        mac_iterations = 10000
+
+        [password]
+        length = 32                # generated passwords: 32 characters, about 187 bits
+        allow_supplied = true      # a user may supply one (from a file, fd, stdin or env, never argv)
+        min_supplied_length = 16
+
+        [renewal]
+        renew_before_days = 60     # rotation treats a certificate as due 60 days before notAfter
+
+        """#
+
+    /// The built-in default policy: ``builtInDefaultText`` read like a file named `default.toml`.
+    ///
+    /// - Throws: ``CertVaultError`` `invalid-policy` only if the built-in text were broken (a test guards it).
+    public static func builtInDefault() throws -> IssuancePolicy {
+        try parse(builtInDefaultText, source: builtInDefaultSource, defaultName: "default")
+    }
+
+    /// The policy at `path`, or the built-in default when `path` is nil.
+    public static func load(pathOrBuiltIn path: String?) throws -> IssuancePolicy {
+        if let path { return try load(path: path) }
+        return try builtInDefault()
     }
 }

@@ -1,3 +1,5 @@
+internal import CertVaultCore
+
 /// A value in a policy file.
 enum TOMLValue: Hashable, Sendable {
     case string(String)
@@ -159,10 +161,10 @@ struct TOMLSubsetParser {
         switch byte {
         case UInt8(ascii: "\""):
             if bytes[index...].starts(with: Array("\"\"\"".utf8)) { throw fail("multi-line strings are not supported") }
-            return .string(try parseBasicString())
+            return .string(try plainText(try parseBasicString()))
         case UInt8(ascii: "'"):
             if bytes[index...].starts(with: Array("'''".utf8)) { throw fail("multi-line strings are not supported") }
-            return .string(try parseLiteralString())
+            return .string(try plainText(try parseLiteralString()))
         case UInt8(ascii: "["):
             return try parseArray()
         case UInt8(ascii: "{"):
@@ -198,6 +200,14 @@ struct TOMLSubsetParser {
             throw fail("'\(word)' is not a valid value; strings need quotes, e.g. \"\(word)\"")
         }
         return negative ? -magnitude : magnitude
+    }
+
+    /// Policy strings end up in certificates and on terminals: no control characters (raw or
+    /// escaped, tab and line breaks included), no bidi overrides or line separators.
+    private func plainText(_ text: String) throws(TOMLSyntaxError) -> String {
+        guard let scalar = text.unicodeScalars.first(where: DisplayText.needsEscape) else { return text }
+        let shown = DisplayText.escapingControls(String(scalar))
+        throw fail("control characters are not allowed in policy strings (found \(shown))")
     }
 
     private mutating func parseBasicString() throws(TOMLSyntaxError) -> String {

@@ -74,7 +74,9 @@ public struct Template: Hashable, Sendable, CustomStringConvertible {
                 guard let value = values[variable], !value.isEmpty else {
                     throw CertVaultError(
                         .missingTemplateValue,
-                        "The policy's \(what) template '\(source)' needs {\(variable.rawValue)}, which was not given.",
+                        DisplayText.escapingControls(
+                            "The policy's \(what) template '\(source)' needs {\(variable.rawValue)}, "
+                                + "which was not given."),
                         hint: variable == .domain
                             ? "Pass --domain (or a 'domain' column in the CSV file)." : "Pass a value for \(variable.rawValue).")
                 }

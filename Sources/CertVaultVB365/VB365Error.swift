@@ -19,7 +19,8 @@ public struct VB365Error: Error, Sendable, CustomStringConvertible {
     public let error: CertVaultError
     /// The HTTP status, when an answer arrived.
     public let status: Int?
-    /// `RESTExceptionInfo.message` (or the OAuth `error_description`).
+    /// `RESTExceptionInfo.message` (or the OAuth `error_description`): control characters
+    /// escaped, at most ``VB365Limits/serverText`` characters, secrets sent scrubbed out.
     public let serverMessage: String?
     /// `RESTExceptionInfo.errorCode` (or the OAuth `error`): an open set.
     public let errorCode: String?
@@ -30,8 +31,10 @@ public struct VB365Error: Error, Sendable, CustomStringConvertible {
     public init(_ error: CertVaultError, status: Int? = nil, serverMessage: String? = nil, errorCode: String? = nil, outcomeUnknown: Bool = false) {
         self.error = error
         self.status = status
-        self.serverMessage = serverMessage
-        self.errorCode = errorCode
+        // Escaped and cut here too, so that no caller can keep raw server text (the client has
+        // also scrubbed secrets out of it: VB365ServerText).
+        self.serverMessage = serverMessage.map { DisplayText.escapingControls($0, limit: VB365Limits.serverText) }
+        self.errorCode = errorCode.map { DisplayText.escapingControls($0, limit: VB365Limits.shortServerText) }
         self.outcomeUnknown = outcomeUnknown
     }
 

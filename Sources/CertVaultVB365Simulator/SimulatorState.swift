@@ -123,6 +123,14 @@ struct Fault {
         case truncateAfterProcessing
         case malformedResponse
         case oversizedResponse(Int)
+        /// Answers this status and these exact bytes (a hostile server: huge numbers, escapes).
+        case rawResponse(Int, [UInt8])
+        /// Answers this status with a `RESTExceptionInfo` whose message is the request body as
+        /// received (a server that echoes secrets back).
+        case echoRequest(Int)
+        /// `GET Organizations` (v8): a full page every time, never the end; `repeating` answers
+        /// the first page again and again, otherwise each page is new.
+        case endlessPages(repeating: Bool)
     }
     let kind: Kind
     var remaining: Int

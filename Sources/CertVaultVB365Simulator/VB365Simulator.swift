@@ -38,6 +38,8 @@ public final class VB365Simulator: @unchecked Sendable {
         /// The Microsoft cloud each tenant really is in (by organization name); adding it with
         /// another region is refused, as Microsoft's sign-in would fail there.
         public var tenantRegions: [String: VB365Region] = [:]
+        /// The name VB365 gives an organization, by the (lower-case) name it was added with; default the same.
+        public var organizationNames: [String: String] = [:]
 
         public init(version: VB365APIVersion = .v8, users: [String: String] = ["VB365\\admin": "simulator"],
                     tokenLifetime: Int = 3600, deviceCodeLifetime: Int = 900, signInAfter: Double? = nil,
@@ -124,6 +126,24 @@ public final class VB365Simulator: @unchecked Sendable {
         addFault(endpoint, Fault(kind: oversized.map { .oversizedResponse($0) } ?? .malformedResponse, remaining: count))
     }
 
+    /// The next `count` calls of `endpoint` answer `status` with exactly `body`, unprocessed: a
+    /// hostile or broken server (numbers out of range, control characters, wrong shapes).
+    public func respondNext(_ endpoint: String, status: Int, body: [UInt8], count: Int = 1) {
+        addFault(endpoint, Fault(kind: .rawResponse(status, body), remaining: count))
+    }
+
+    /// The next `count` calls of `endpoint` answer `status` with the request body, as received,
+    /// as the error message: a server that echoes secrets back.
+    public func echoRequestNext(_ endpoint: String, status: Int = 400, count: Int = 1) {
+        addFault(endpoint, Fault(kind: .echoRequest(status), remaining: count))
+    }
+
+    /// The next `count` calls of `GET Organizations` (v8) answer a full page, never the end;
+    /// with `repeating`, always the same first page.
+    public func endlessPages(repeating: Bool, count: Int = Int.max) {
+        addFault("GET Organizations", Fault(kind: .endlessPages(repeating: repeating), remaining: count))
+    }
+
     /// Every answer of `endpoint` waits `seconds` (0 removes the delay).
     public func delay(_ endpoint: String, seconds: Double) {
         lock.withLock { delays[Self.normalize(endpoint)] = seconds > 0 ? seconds : nil }
@@ -199,6 +219,20 @@ public final class VB365Simulator: @unchecked Sendable {
         var answer: Answer
         if case .status(let status) = fault {
             answer = Answer(status: status, body: errorBody("Simulated failure (HTTP \(status)) injected through the control surface.", code: nil),
+                            note: "injected-fault")
+        } else if case .rawResponse(let status, let bytes) = fault {
+            answer = Answer(status: status, raw: bytes, note: "injected-fault")
+        } else if case .echoRequest(let status) = fault {
+            answer = Answer(status: status, body: errorBody("Cannot process the request: " + String(decoding: request.body, as: UTF8.self), code: "ParameterValidationFailure"),
+                            note: "injected-fault")
+        } else if case .endlessPages(let repeating) = fault {
+            let limit = Int(request.query["limit"] ?? "30") ?? 30
+            let offset = repeating ? 0 : Int(request.query["offset"] ?? "0") ?? 0
+            let results: [JSONValue] = (0..<max(limit, 1)).map { index in
+                .object(["id": .string("endless-\(offset + index)"), "name": .string("endless-\(offset + index).onmicrosoft.com"),
+                         "type": .string("Office365")])
+            }
+            answer = Answer(status: 200, body: .object(["offset": .number(Double(offset)), "limit": .number(Double(limit)), "results": .array(results)]),
                             note: "injected-fault")
         } else {
             answer = route(request, rest)
@@ -389,7 +423,12 @@ public final class VB365Simulator: @unchecked Sendable {
         if let after = configuration.signInAfter {
             DispatchQueue.global().asyncAfter(deadline: .now() + after) { [weak self] in self?.signIn(userCode: code) }
         }
-        let url = region == .china ? "https://microsoft.com/deviceloginchina" : "https://microsoft.com/devicelogin"
+        // Microsoft's device-login pages per cloud, as the client checks them (VB365DeviceLogin).
+        let url = switch region {
+        case .china: "https://microsoft.com/deviceloginchina"
+        case .usGovernment, .usDefence: "https://microsoft.com/deviceloginus"
+        default: "https://microsoft.com/devicelogin"
+        }
         return Answer(status: 200, body: .object([
             "userCode": .string(code), "verificationUrl": .string(url), "expiresIn": .number(Double(lifetime)),
             "message": .string("To sign in, use a web browser to open the page \(url) and enter the code \(code) to authenticate."),
@@ -474,7 +513,8 @@ public final class VB365Simulator: @unchecked Sendable {
             deviceCodes[userCode] = code
             let id = UUID().uuidString.lowercased()
             let applicationId = UUID().uuidString.lowercased()
-            var stored = VB365Organization(id: id, name: officeName, officeName: officeName, type: .office365, region: region)
+            let storedName = configuration.organizationNames[officeName.lowercased()] ?? officeName
+            var stored = VB365Organization(id: id, name: storedName, officeName: storedName, type: .office365, region: region)
             stored.isExchangeOnline = body.isExchangeOnline ?? false
             stored.isSharePointOnline = body.isSharePointOnline ?? false
             stored.isTeamsOnline = body.isTeamsOnline ?? false
@@ -661,8 +701,15 @@ public final class VB365Simulator: @unchecked Sendable {
                 delay(endpoint, seconds: seconds)
             } else if case .number(let status)? = body?["status"] {
                 failNext(endpoint, status: Int(status), count: count)
+            } else if case .object(let respond)? = body?["respond"] {
+                var status = 200
+                if case .number(let value)? = respond["status"] { status = Int(value) }
+                respondNext(endpoint, status: status, body: Array((respond["body"]?.stringValue ?? "").utf8), count: count)
             } else {
                 switch body?["action"]?.stringValue {
+                case "echo": echoRequestNext(endpoint, count: count)
+                case "endless-pages": endlessPages(repeating: false, count: body?["count"] == nil ? Int.max : count)
+                case "repeat-page": endlessPages(repeating: true, count: body?["count"] == nil ? Int.max : count)
                 case "drop": dropAfterProcessing(endpoint, count: count)
                 case "truncate": dropAfterProcessing(endpoint, count: count, truncate: true)
                 case "malformed": corruptNext(endpoint, count: count)

@@ -28,8 +28,16 @@ public final class Vault {
     let index: EntryIndex
     let actor: String
 
-    /// Set by ``list()`` when the index could not be used and every entry was opened instead.
+    /// Set by ``list()`` when the index could not be used and every entry was opened instead,
+    /// and by writes when the index could not be updated.
     public private(set) var indexWarning: String?
+
+    /// Called with a warning when something went wrong that does not fail the operation (the
+    /// index could not be updated after an entry was stored). The command line prints it.
+    public var onWarning: ((String) -> Void)?
+
+    /// Set when an index write failed, so that the warning is given once per handle.
+    private var indexWriteFailed = false
 
     /// The lock file, opened once per vault handle; writers take `flock` on it.
     private var lockFD: Int32 = -1
@@ -118,11 +126,7 @@ public final class Vault {
             throw CertVaultError(.vaultMissing, "There is no vault at '\(path)'.",
                                  hint: "Create one with 'certvault init', or point --vault (or CERTVAULT_VAULT) at an existing one.")
         }
-        var info = stat()
-        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
-            throw CertVaultError(.insecurePermissions, "The vault folder '\(path)' is accessible to other users.",
-                                 hint: "Run 'chmod 700 \(path)'.")
-        }
+        try PrivateFiles.checkPrivateFolder(path, what: "The vault folder")
         let passphrasePath = "\(path)/\(RootKey.passphraseFile)"
         let root: SecretBytes
         switch unlock {
@@ -133,11 +137,14 @@ public final class Vault {
             }
             root = try RootKey.readKeyFile(keyPath)
         case .passphrase(let source, _):
-            guard let bytes = FileManager.default.contents(atPath: passphrasePath) else {
+            let bytes: [UInt8]
+            do {
+                bytes = try readFile(passphrasePath, limit: 4096)
+            } catch let error as CertVaultError where error.code == .notFound {
                 throw CertVaultError(.vaultLocked, "The vault at '\(path)' has no passphrase; it is opened with its key file.",
                                      hint: "Give the key file with --key-file (or CERTVAULT_KEY_FILE).")
             }
-            root = try RootKey.unwrap(Array(bytes), passphrase: try source.read(), file: passphrasePath)
+            root = try RootKey.unwrap(bytes, passphrase: try source.read(), file: passphrasePath)
         }
         return try open(at: path, root: root, actor: actor)
     }
@@ -251,12 +258,33 @@ public final class Vault {
 
     /// Every generation of every tenant, from the index (status, expiry, thumbprint, KEK).
     ///
-    /// When the index is missing or fails its checks, every entry is opened instead and
-    /// ``indexWarning`` says why; `certvault vault reindex` rebuilds it.
+    /// When the index is missing, fails its checks, does not end where `index.head` says, or
+    /// lacks a tenant that has entries (an index write that failed), every entry is opened
+    /// instead and ``indexWarning`` says why; `certvault vault reindex` rebuilds it.
     public func list() throws -> [EntrySummary] {
-        let (entries, problem) = index.read()
+        var (entries, problem) = index.read()
+        if problem == nil {
+            let unindexed = tenantsMissing(from: entries)
+            if !unindexed.isEmpty {
+                problem = "it lacks tenant\(unindexed.count == 1 ? "" : "s") \(unindexed.prefix(5).joined(separator: ", "))"
+                    + "\(unindexed.count > 5 ? " and \(unindexed.count - 5) more" : ""), whose entries exist"
+            }
+        }
         indexWarning = problem.map { "The vault index cannot be used (\($0)); every entry was opened instead. Run 'certvault vault reindex'." }
         return problem == nil ? entries : try scanEntries()
+    }
+
+    /// Tenant folders with entries that the index does not name. One `stat` when the folder's
+    /// link count shows as many sub-folders as the index has tenants; a listing otherwise.
+    func tenantsMissing(from entries: [EntrySummary]) -> [String] {
+        var known = Set<String>()
+        for entry in entries { known.insert(entry.tenant.rawValue) }
+        var info = stat()
+        if stat("\(path)/tenants", &info) == 0, info.st_nlink >= 2, Int(info.st_nlink) - 2 == known.count { return [] }
+        return PrivateFiles.names(in: "\(path)/tenants").filter { name in
+            guard !known.contains(name), let tenant = try? TenantID(name) else { return false }
+            return (try? generations(of: tenant).isEmpty) == false
+        }.sorted()
     }
 
     /// Every generation, read from the entry files themselves.
@@ -265,13 +293,68 @@ public final class Vault {
     }
 
     /// Rebuilds the index from the entry files.
-    public func reindex() throws -> Int {
+    ///
+    /// - Returns: the number of entries indexed.
+    public func reindex() throws -> Int { try rebuildIndex().entries }
+
+    /// Rebuilds the index from the entry files, and reports generations that are missing.
+    ///
+    /// A missing generation (one the old index, the audit log or the numbering knows, whose
+    /// file is gone) is not repaired by this: it is named in the `vault.reindex` audit record,
+    /// returned here, and `vault verify` keeps reporting it from the audit log.
+    public func rebuildIndex() throws -> ReindexReport {
         try withLock {
             let entries = try scanEntries()
+            let missing = missingGenerations(present: entries.map { ($0.tenant.rawValue, $0.generation) }, records: audit.verify().records)
             try index.rewrite(try entries.map { ($0, try load($0.tenant, $0.generation).0.header.created) })
-            try audit.append(actor: actor, action: "vault.reindex", detail: "\(entries.count) entries")
-            return entries.count
+            let names = missing.map { "\($0.tenant)/\($0.generation)" }
+            try audit.append(actor: actor, action: "vault.reindex", detail: "\(entries.count) entries"
+                + (names.isEmpty ? "" : "; missing (deleted) generations: \(names.joined(separator: ", "))"))
+            return ReindexReport(entries: entries.count, missing: names)
         }
+    }
+
+    /// A generation whose entry file is gone, and what knows of it.
+    struct MissingGeneration: Hashable {
+        let tenant: String
+        let generation: Int
+        var evidence: Set<String>
+    }
+
+    /// Generations that should exist but whose entry file does not: named by the index (read
+    /// even when it lags its head or lacks lines, as long as its lines authenticate), created
+    /// according to the audit log, or below a stored generation of the same tenant (numbers are
+    /// consecutive from 1). A crash leaves the index behind the entries, never ahead, so each of
+    /// these is a deletion.
+    func missingGenerations(present: [(String, Int)], records: [AuditLog.Record]) -> [MissingGeneration] {
+        struct Key: Hashable {
+            let tenant: String
+            let generation: Int
+        }
+        let existing = Set(present.map { Key(tenant: $0.0, generation: $0.1) })
+        var missing: [Key: Set<String>] = [:]
+        for entry in index.readLines() where !existing.contains(Key(tenant: entry.tenant.rawValue, generation: entry.generation)) {
+            missing[Key(tenant: entry.tenant.rawValue, generation: entry.generation), default: []].insert("the index lists it")
+        }
+        var created: [Key: Int] = [:]
+        for record in records where record.action == "entry.create" {
+            guard let tenant = record.tenant, let generation = record.generation else { continue }
+            let key = Key(tenant: tenant, generation: generation)
+            created[key, default: 0] += 1
+            if !existing.contains(key) { missing[key, default: []].insert("the audit log records its creation") }
+        }
+        for (key, count) in created where count > 1 && existing.contains(key) {
+            missing[key, default: []].insert("the audit log records its creation \(count) times: an earlier one was deleted and its number reused")
+        }
+        var highest: [String: Int] = [:]
+        for key in existing { highest[key.tenant] = max(highest[key.tenant] ?? 0, key.generation) }
+        for (tenant, top) in highest {
+            for generation in 1..<top where !existing.contains(Key(tenant: tenant, generation: generation)) {
+                missing[Key(tenant: tenant, generation: generation), default: []].insert("a later generation exists")
+            }
+        }
+        return missing.map { MissingGeneration(tenant: $0.key.tenant, generation: $0.key.generation, evidence: $0.value) }
+            .sorted { ($0.tenant, $0.generation) < ($1.tenant, $1.generation) }
     }
 
     /// Reads out a generation's secrets (PFX and password); the read is written to the audit log.
@@ -310,6 +393,8 @@ public final class Vault {
     public func verify() throws -> VerifyReport {
         var problems: [String] = []
         var entries = 0
+        var present: [(TenantID, Int)] = []
+        var actual: [EntrySummary] = []
         let tenantsFolder = "\(path)/tenants"
         for name in ((try? FileManager.default.contentsOfDirectory(atPath: tenantsFolder)) ?? []).sorted() {
             guard let tenant = try? TenantID(name) else {
@@ -323,11 +408,14 @@ public final class Vault {
                     continue
                 }
                 entries += 1
+                present.append((tenant, generation))
                 do {
                     let (entry, entryPath) = try load(tenant, generation)
                     let key = try dataKey(of: entry, path: entryPath)
                     _ = try entry.openPayload(dataKey: key, file: entryPath)
-                    _ = try entry.openMetadata(dataKey: key, file: entryPath)
+                    let metadata = try entry.openMetadata(dataKey: key, file: entryPath)
+                    actual.append(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(entry.header.created),
+                                               kekID: Int(entry.kekID), metadata: metadata))
                 } catch let error as CertVaultError {
                     problems.append(error.reason)
                 }
@@ -335,14 +423,21 @@ public final class Vault {
         }
         let (records, auditProblems) = audit.verify()
         problems += auditProblems.map { "audit.log: \($0)" }
+        for missing in missingGenerations(present: present.map { ($0.0.rawValue, $0.1) }, records: records) {
+            let digits = String(missing.generation)
+            let file = "tenants/\(missing.tenant)/\(String(repeating: "0", count: max(0, 8 - digits.count)))\(digits).entry"
+            problems.append("\(file): generation \(missing.generation) of tenant \(missing.tenant) is missing, deleted ("
+                + missing.evidence.sorted().joined(separator: "; ") + "); restore it from a backup ('vault reindex' does not repair this)")
+        }
         let (indexed, indexProblem) = index.read()
         if let indexProblem {
             problems.append("index: \(indexProblem); run 'certvault vault reindex'")
-        } else if problems.isEmpty {
-            let actual = try scanEntries()
+        } else {
             let key = { (e: EntrySummary) in "\(e.tenant)/\(e.generation) \(e.kekID) \(e.metadata.status.rawValue) \(e.metadata.notAfter) \(e.metadata.thumbprintSHA1)" }
+            let presentKeys = Set(actual.map { "\($0.tenant)/\($0.generation)" })
             let missing = Set(actual.map(key)).subtracting(indexed.map(key))
-            let extra = Set(indexed.map(key)).subtracting(actual.map(key))
+            // Lines for generations whose file is gone are reported above as deletions.
+            let extra = Set(indexed.filter { presentKeys.contains("\($0.tenant)/\($0.generation)") }.map(key)).subtracting(actual.map(key))
             if !missing.isEmpty || !extra.isEmpty {
                 problems.append("index: \(missing.count) entries missing or out of date, \(extra.count) listed that do not match an entry "
                     + "(an interrupted write or an edit); run 'certvault vault reindex'")
@@ -517,7 +612,16 @@ public final class Vault {
         do {
             try index.append(items)
         } catch {
-            indexWarning = "The vault index could not be updated; run 'certvault vault reindex'."
+            // Without its head the index is not trusted, so `list` opens the entries instead of
+            // omitting this one; the tenant-folder check in `list` covers a head that stays.
+            index.invalidate()
+            let reason = (error as? CertVaultError).map { $0.reason + ($0.underlying.map { " \($0)" } ?? "") } ?? "\(error)"
+            let warning = "The vault index could not be updated (\(reason)); the entry is stored, and 'list' opens every entry "
+                + "until you run 'certvault vault reindex'."
+            // Once per handle: a KEK rotation appends one line per entry.
+            if !indexWriteFailed { onWarning?(warning) }
+            indexWriteFailed = true
+            indexWarning = warning
         }
     }
 
@@ -536,9 +640,11 @@ public final class Vault {
         return try body()
     }
 
-    /// Reads a whole file, refusing one larger than `limit` (entries are a few KiB).
+    /// Reads a whole file, refusing one larger than `limit` (entries are a few KiB), and
+    /// anything but a regular file: `O_NONBLOCK` keeps a FIFO planted in a file's place from
+    /// blocking the open, and the descriptor is checked before anything is read.
     static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let missing = errno == ENOENT
             throw CertVaultError(missing ? .notFound : .fileSystem, "Cannot read '\(path)'.",
@@ -547,7 +653,8 @@ public final class Vault {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CertVaultError(.fileSystem, "'\(path)' is not a regular file.")
+            throw CertVaultError(.fileSystem, "'\(path)' is not a regular file (a FIFO, device or folder is in its place).",
+                                 hint: "Move it away and put the file back from a backup; certvault reads only regular files here.")
         }
         guard info.st_size <= limit else {
             throw VaultError.corrupt(path, "it is \(info.st_size) bytes, more than the \(limit) a file of its kind can be")
@@ -599,6 +706,14 @@ public struct EntrySummary: Sendable, Hashable, Codable {
     public let created: String
     public let kekID: Int
     public let metadata: EntryMetadata
+}
+
+/// The result of ``Vault/rebuildIndex()``.
+public struct ReindexReport: Sendable, Hashable, Codable {
+    /// Entries now in the index.
+    public let entries: Int
+    /// Generations known to exist (index, audit log, numbering) whose files are gone, as `tenant/generation`.
+    public let missing: [String]
 }
 
 /// The result of ``Vault/verify()``.

@@ -35,9 +35,14 @@ final class OnboardingWorld: @unchecked Sendable {
         return try CLI.run(arguments + (needsConnection ? connection : []), environment: env)
     }
 
+    /// The record a command about one tenant prints with --json: one object.
     func json(_ output: ProcessOutput) throws -> [String: Any] {
-        let array = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]])
-        return try #require(array.first)
+        try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any], "one record, not an array: \(output.stdout)")
+    }
+
+    /// The records a command about many tenants prints with --json: an array.
+    func jsonArray(_ output: ProcessOutput) throws -> [[String: Any]] {
+        try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]], "an array: \(output.stdout)")
     }
 
     func posts() -> Int { simulator.received().filter { $0.method == "POST" && $0.path.hasSuffix("/Organizations") }.count }
@@ -65,7 +70,7 @@ struct OnboardCommandTests {
         #expect(resumed.stdout.contains("contoso: onboarded"))
 
         let status = try world.run(["onboard", "status", "--json"])
-        let onboarded = try world.json(status)
+        let onboarded = try #require(try world.jsonArray(status).first)
         #expect(onboarded["organizationId"] as? String == world.simulator.storedOrganizations().first?.id)
 
         let restore = try world.run(["restore-credential", "contoso", "--purpose", "ticket 4711"])
@@ -220,7 +225,7 @@ struct BulkOnboardTests {
     func jsonAndWaitAll() throws {
         let world = try OnboardingWorld(.v6)
         let file = try world.dir.write("tenants.json", #"""
-            [{"tenant":"a","orgName":"a.onmicrosoft.com","services":["exchange","teams"],"fields":{"crm":"42"}},
+            [{"tenant":"a","orgName":"a.onmicrosoft.com","services":["exchange","sharepoint","teams"],"fields":{"crm":"42"}},
              {"tenant":"b","orgName":"b.onmicrosoft.com","region":"Germany"}]
             """#)
         let started = try world.run(["onboard", "start", "--from", file, "--export", world.dir.file("codes.json")])

@@ -134,7 +134,7 @@ struct VaultCommandsTests {
         let env = env(dir)
         let old = try dir.write("old.txt", "first vault passphrase\n")
         let new = try dir.write("new.txt", "second vault passphrase\n")
-        let fast = ["--argon2-ops", "1", "--argon2-memory-mib", "8"]
+        let fast = ["--argon2-ops", "2", "--argon2-memory-mib", "64"]
         try #require(try CLI.run(["init", "--passphrase-file", old] + fast, environment: env).status == 0)
         try #require(try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy, "--passphrase-file", old], environment: env).status == 0)
         let changed = try CLI.run(["vault", "change-passphrase", "--passphrase-file", old, "--new-passphrase-file", new], environment: env)
@@ -157,5 +157,54 @@ struct VaultCommandsTests {
         let list = try CLI.run(["list", "--json"], environment: env)
         let entries = try #require(try JSONSerialization.jsonObject(with: list.stdoutData) as? [[String: Any]])
         #expect(entries.compactMap { $0["tenant"] as? String } == ["alpha", "beta", "gamma"])
+    }
+
+    @Test("a deleted generation: verify names it, reindex exits 1 and does not hide it, verify still names it")
+    func deletedGeneration() throws {
+        let dir = try TemporaryDirectory()
+        let env = env(dir)
+        try #require(try CLI.run(["init"], environment: env).status == 0)
+        try #require(try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy], environment: env).status == 0)
+        unlink(dir.file("vault/tenants/contoso/00000001.entry"))
+        let verify = try CLI.run(["vault", "verify"], environment: env)
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("tenants/contoso/00000001.entry: generation 1 of tenant contoso is missing, deleted"), "\(verify.stdout)")
+        #expect(!verify.stdout.contains("interrupted write"))
+        let reindex = try CLI.run(["vault", "reindex"], environment: env)
+        #expect(reindex.status == 1)
+        #expect(reindex.stderr.contains("contoso/1"))
+        let again = try CLI.run(["vault", "verify"], environment: env)
+        #expect(again.status == 1)
+        #expect(again.stdout.contains("generation 1 of tenant contoso is missing, deleted"))
+    }
+
+    @Test("an index that cannot be written: issue warns, list still shows the tenant")
+    func unwritableIndex() throws {
+        let dir = try TemporaryDirectory()
+        let env = env(dir)
+        try #require(try CLI.run(["init"], environment: env).status == 0)
+        try FileManager.default.copyItem(atPath: dir.file("vault/index"), toPath: dir.file("index.copy"))
+        unlink(dir.file("vault/index"))
+        try #require(symlink(dir.file("index.copy"), dir.file("vault/index")) == 0)
+        let issue = try CLI.run(["issue", "contoso", "--policy", CLI.defaultPolicy], environment: env)
+        #expect(issue.status == 0)
+        #expect(issue.stderr.contains("warning: The vault index could not be updated"), "\(issue.stderr)")
+        let list = try CLI.run(["list"], environment: env)
+        #expect(list.stdout.contains("contoso"))
+        #expect(list.stderr.contains("reindex"))
+    }
+
+    @Test("init refuses Argon2id settings under the floor, over the cap, or that overflow when shifted to bytes")
+    func argon2Options() throws {
+        let dir = try TemporaryDirectory()
+        let env = env(dir)
+        let pass = try dir.write("pass.txt", "a long vault passphrase\n")
+        for options in [["--argon2-ops", "1"], ["--argon2-memory-mib", "8"], ["--argon2-memory-mib", "17592186044417"],
+                        ["--argon2-ops", "21"]] {
+            let result = try CLI.run(["init", "--passphrase-file", pass] + options, environment: env)
+            #expect(result.status != 0, "\(options)")
+            #expect(result.stderr.contains(options[0]), "\(options): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("vault")))
+        }
     }
 }

@@ -52,4 +52,39 @@ struct PrivateFilesTests {
         PrivateFiles.removeStagingDirectory(second)
         #expect(try dir.listing() == ["final", "final/x"])
     }
+
+    @Test("a secret file is opened once and checked on its descriptor: links, FIFOs, other owners and open modes are refused")
+    func openPrivateFile() throws {
+        let dir = try TemporaryDirectory()
+        try PrivateFiles.writeNewFile(dir.file("key"), bytes: Array("k".utf8))
+        let fd = try PrivateFiles.openPrivateFile(dir.file("key"), what: "The key file")
+        close(fd)
+        try #require(symlink(dir.file("key"), dir.file("link")) == 0)
+        try #require(mkfifo(dir.file("fifo"), 0o600) == 0)
+        try PrivateFiles.writeNewFile(dir.file("theirs"), bytes: [1])
+        try #require(chown(dir.file("theirs"), 65534, gid_t.max) == 0)
+        try PrivateFiles.writeNewFile(dir.file("open"), bytes: [1])
+        chmod(dir.file("open"), 0o640)
+        for (name, expected) in [("link", "symbolic link"), ("fifo", "not a regular file"), ("theirs", "another user"), ("open", "mode 640")] {
+            let error = try #require(throws: CertVaultError.self) { try PrivateFiles.openPrivateFile(dir.file(name), what: "The key file") }
+            #expect(error.code == .insecurePermissions, "\(name)")
+            #expect(error.reason.contains(expected), "\(name): \(error.reason)")
+        }
+    }
+
+    @Test("a private folder must be the user's own and closed to others, with the chown or chmod that fixes it")
+    func checkPrivateFolder() throws {
+        let dir = try TemporaryDirectory()
+        try PrivateFiles.makePrivateDirectory(dir.file("mine"))
+        try PrivateFiles.checkPrivateFolder(dir.file("mine"), what: "The folder")
+        try PrivateFiles.makePrivateDirectory(dir.file("theirs"))
+        try #require(chown(dir.file("theirs"), 65534, gid_t.max) == 0)
+        let owner = try #require(throws: CertVaultError.self) { try PrivateFiles.checkPrivateFolder(dir.file("theirs"), what: "The folder") }
+        #expect(owner.hint?.contains("chown \(geteuid()) \(dir.file("theirs"))") == true)
+        let existing = try #require(throws: CertVaultError.self) { try PrivateFiles.makePrivateDirectory(dir.file("theirs")) }
+        #expect(existing.reason.contains("another user"))
+        chmod(dir.file("mine"), 0o755)
+        let mode = try #require(throws: CertVaultError.self) { try PrivateFiles.checkPrivateFolder(dir.file("mine"), what: "The folder") }
+        #expect(mode.hint?.contains("chmod 700") == true)
+    }
 }

@@ -225,4 +225,46 @@ struct HTTPClientTests {
         #expect(closed.code == .httpConnect)
         #expect(closed.hint?.contains("Nothing accepts connections") == true)
     }
+
+    @Test("proxies: never for loopback; https_proxy, then all_proxy, for other hosts; no_proxy honoured; credentials never shown")
+    func proxies() throws {
+        let environment = ["https_proxy": "http://user:pw@proxy.example:3128", "http_proxy": "http://p2:8080", "all_proxy": "http://all:1"]
+        let client = try client(.systemStore) { $0.proxyEnvironment = environment }
+        for loopback in ["https://127.0.0.1:4443/", "http://127.0.0.1:4443/", "https://localhost/", "https://[::1]:4443/", "http://127.9.9.9/"] {
+            #expect(client.proxy(for: loopback) == nil, "\(loopback)")
+        }
+        #expect(client.proxy(for: "https://vb365.example:4443/") == "http://proxy.example:3128")
+        let allOnly = try self.client(.systemStore) { $0.proxyEnvironment = ["ALL_PROXY": "socks5h://s:1080"] }
+        #expect(allOnly.proxy(for: "https://vb365.example/") == "socks5h://s:1080")
+        for exception in ["vb365.example", ".example", "example", "*", "other, vb365.example"] {
+            let excepted = try self.client(.systemStore) { $0.proxyEnvironment = environment.merging(["no_proxy": exception]) { $1 } }
+            #expect(excepted.proxy(for: "https://vb365.example/") == nil, "\(exception)")
+        }
+        let notExcepted = try self.client(.systemStore) { $0.proxyEnvironment = environment.merging(["NO_PROXY": "ample, other.example"]) { $1 } }
+        #expect(notExcepted.proxy(for: "https://vb365.example/") != nil)
+        #expect(try self.client(.systemStore) { $0.proxyEnvironment = [:] }.proxy(for: "https://vb365.example/") == nil)
+    }
+
+    @Test("plain HTTP to loopback with http_proxy pointing at a listener: the listener is never contacted")
+    func loopbackNotProxied() throws {
+        let server = try LoopbackServer(tls: false)
+        let listener = try LoopbackServer(tls: false)  // stands in for a proxy: any request to it would be answered 404
+        let http = try client(.systemStore) {
+            $0.allowPlainHTTPToLoopback = true
+            $0.proxyEnvironment = ["http_proxy": "http://127.0.0.1:\(listener.port)", "all_proxy": "http://127.0.0.1:\(listener.port)"]
+        }
+        let answer = try http.send(HTTPRequest(method: "POST", url: server.url("/ok", host: "127.0.0.1", scheme: "http"), body: Array("pw=secret".utf8)))
+        #expect(answer.status == 200, "a proxied request would have reached the listener, which answers 404")
+    }
+
+    @Test("a secret body is sent from secure memory as it is")
+    func secretBody() throws {
+        let server = try LoopbackServer()
+        let http = try client(.caFile(server.certificate))
+        let secret = Array("grant_type=password&password=p%40ss".utf8).withUnsafeBytes { SecretBytes(copying: $0) }
+        let answer = try http.send(HTTPRequest(method: "POST", url: server.url("/ok"), secretBody: secret))
+        let echoed = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
+        #expect(echoed["body"] as? String == "grant_type=password&password=p%40ss")
+    }
 }
+

@@ -157,3 +157,40 @@ struct TemplateTests {
         #expect(throws: TemplateError.self) { try Template(text) }
     }
 }
+
+@Suite("Policy files: control characters")
+struct PolicyControlCharacterTests {
+    static let subject = "\n[subject]\nCN = \"{org}\"\n"
+
+    @Test("control characters in strings are refused, however written", arguments: [
+        "name = \"two\\nlines\"", "name = \"tab\\there\"", "name = 'raw\u{1B}[2Jesc'", "name = \"raw\u{9B}31mcsi\"",
+        "name = \"rtl\u{202E}txt\"", "[certificate]\nfriendly_name = \"a\\u001b]0;t\\u0007\"",
+    ])
+    func refused(_ line: String) throws {
+        let error = try #require(throws: CertVaultError.self) { try PolicyLoader.parse(line + Self.subject, source: "p.toml") }
+        #expect(error.code == .invalidPolicy)
+        #expect(error.reason.contains("control characters are not allowed in policy strings"), "\(error.reason)")
+        #expect(!error.reason.unicodeScalars.contains(where: DisplayText.needsEscape), "\(error.reason.debugDescription)")
+    }
+
+    @Test("text from the file in an error is shown escaped", arguments: [
+        "na\u{1B}]0;owned\u{07}me = \"x\"", "[certificate]\ndigest = sha\u{1B}[2J256", "[key]\nalgorithm = \"RSA\u{202E}\"",
+        "[ke\u{1B}y]", "name = \"x\" \u{1B}[31m",
+    ])
+    func echoedEscaped(_ text: String) throws {
+        let error = try #require(throws: CertVaultError.self) { try PolicyLoader.parse(text + Self.subject, source: "p.toml") }
+        #expect(!error.reason.unicodeScalars.contains(where: DisplayText.needsEscape), "\(error.reason.debugDescription)")
+        #expect(error.reason.hasPrefix("p.toml:"), "\(error.reason)")
+    }
+}
+
+@Suite("Policy files: a file name with control characters")
+struct PolicyFileNameTests {
+    @Test("the policy's default name, taken from the file name, has its control characters escaped")
+    func escapedName() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("evil\u{1B}[2J.toml", "[subject]\nCN = \"{org}\"\n")
+        let policy = try PolicyLoader.load(path: path)
+        #expect(policy.name == "evil\\u{1B}[2J")
+    }
+}

@@ -7,12 +7,12 @@ import Testing
 
 /// Checks every request body our client sends and every response the simulator returns against
 /// the official OpenAPI description of the version, with Python's `jsonschema` (not ours),
-/// through Tests/Scripts/vb365_schema_check.py. The specs are read from ../shared/vb365-openapi
-/// (never copied into the project); without them the suite is skipped.
+/// through Tests/Scripts/vb365_schema_check.py. The specs are the project's copy in
+/// Tests/Fixtures/vb365-openapi (source and licence in its README), or `$CERTVAULT_VB365_OPENAPI`.
 enum SpecFiles {
     static let folder: String = {
-        if let configured = ProcessInfo.processInfo.environment["CERTVAULT_VB365_OPENAPI"] { return configured }
-        return URL(fileURLWithPath: TestEnvironment.packageRoot).deletingLastPathComponent().appendingPathComponent("shared/vb365-openapi").path
+        if let configured = ProcessInfo.processInfo.environment["CERTVAULT_VB365_OPENAPI"], !configured.isEmpty { return configured }
+        return "\(TestEnvironment.packageRoot)/Tests/Fixtures/vb365-openapi"
     }()
 
     static func spec(_ version: VB365APIVersion) -> String { "\(folder)/vb365_rest_\(version.rawValue).json" }
@@ -26,7 +26,7 @@ enum SpecFiles {
 }
 
 @Suite("Spec conformance: client requests and simulator responses validate against the official OpenAPI schemas",
-       .enabled(if: SpecFiles.present, "../shared/vb365-openapi is absent"),
+       .enabled(if: SpecFiles.present || TestEnvironment.toolsRequired, "the OpenAPI descriptions are absent from Tests/Fixtures/vb365-openapi"),
        .enabled(if: SpecFiles.checkerAvailable || TestEnvironment.toolsRequired, "python3 with jsonschema is needed"))
 struct SpecConformanceTests {
     @Test("every exchange of a full session, errors included, validates", arguments: VB365APIVersion.allCases)
@@ -65,6 +65,23 @@ struct SpecConformanceTests {
         let result = try ExternalTool.python3.run([script, "--spec", SpecFiles.spec(version), "--exchanges", file, "--strict-access"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("checked \(exchanges.count) exchanges"), "\(result.stdout)")
+    }
+
+    @Test("the specs are in the project, with their source and licence, and the checker finds them by version")
+    func specsInProject() throws {
+        let folder = "\(TestEnvironment.packageRoot)/Tests/Fixtures/vb365-openapi"
+        for version in VB365APIVersion.allCases {
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/vb365_rest_\(version.rawValue).json"))
+        }
+        let readme = try String(contentsOfFile: "\(folder)/README.md", encoding: .utf8)
+        #expect(readme.contains("Cenvora/veeam-365") && readme.contains("Apache License 2.0"))
+        #expect(try String(contentsOfFile: "\(folder)/LICENSE", encoding: .utf8).contains("Apache License"))
+        let dir = try TemporaryDirectory()
+        let empty = try dir.write("none.jsonl", "")
+        let script = "\(TestEnvironment.packageRoot)/Tests/Scripts/vb365_schema_check.py"
+        let result = try ExternalTool.python3.run([script, "--api-version", "v8", "--exchanges", empty], environment: ["CERTVAULT_VB365_OPENAPI": ""])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("checked 0 exchanges"))
     }
 
     @Test("the checker itself catches a wrong success status and a wrong enum value")

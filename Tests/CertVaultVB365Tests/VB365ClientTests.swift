@@ -71,6 +71,9 @@ struct VB365ClientTests {
         let wrong = try harness.client(version: .v8)
         let error = try #require(throws: VB365Error.self) { try wrong.organizations() }
         #expect(error.status == 404)
+        #expect(error.code == .vb365Version, "a version not served is not a wrong password")
+        #expect(error.description.contains("does not serve API v8"))
+        #expect(error.error.hint?.contains("--api-version") == true)
     }
 
     @Test("the password grant sends disable_antiforgery_token in v7 and v8 only, and never logs the password",

@@ -68,4 +68,22 @@ struct RecoveryScriptTests {
         #expect(tampered.stderr.contains("failed authentication"))
         #expect(!FileManager.default.fileExists(atPath: dir.file("o.txt")))
     }
+
+    @Test("a key file whose last line ends in CR LF opens in certvault and in the script, as the format says")
+    func keyFileLineEnds() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, protection) = try VaultFixtures.keyFileVault(dir)
+        _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload("crlf"))
+        let path = dir.file("key/root.key")
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        try #require(text.hasSuffix("\n"))
+        text = String(text.dropLast()) + "\r\n"
+        unlink(path)
+        try PrivateFiles.writeNewFile(path, bytes: Array(text.utf8))
+        _ = try Vault.open(at: dir.file("vault"), unlock: protection)
+        let result = try ExternalTool.python3.run([Self.script, dir.file("vault"), "contoso", "--key-file", path,
+                                                   "--out-pfx", dir.file("o.pfx"), "--out-password", dir.file("o.txt")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: dir.file("o.txt"), encoding: .utf8) == "pfx-password-crlf")
+    }
 }

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 enum VaultFixtures {
-    static let fastArgon = Argon2Parameters(operations: 1, memoryBytes: 8 << 20)
+    static let fastArgon = Argon2Parameters.belowWritingFloor(operations: 1, memoryBytes: 8 << 20)
 
     static func secret(_ text: String) -> SecretBytes { Array(text.utf8).withUnsafeBytes { SecretBytes(copying: $0) } }
 
@@ -307,8 +307,10 @@ struct VaultIndexTests {
         let (vault, _) = try VaultFixtures.keyFileVault(dir)
         _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload())
         let saved = try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/index")))
+        let savedHead = try Data(contentsOf: URL(fileURLWithPath: dir.file("vault/index.head")))
         _ = try vault.store(tenant: try TenantID("contoso"), payload: VaultFixtures.payload("2"))
         try saved.write(to: URL(fileURLWithPath: dir.file("vault/index")))
+        try savedHead.write(to: URL(fileURLWithPath: dir.file("vault/index.head")))
         let report = try vault.verify()
         #expect(report.problems.count == 1)
         #expect(report.problems.first?.contains("1 entries missing or out of date") == true)

@@ -46,6 +46,7 @@ is stored here.
 from __future__ import annotations
 
 import argparse
+import os
 import base64
 import binascii
 import datetime as _dt
@@ -614,14 +615,30 @@ def read_exchanges(path: str):
             yield ex
 
 
+def spec_folder() -> str:
+    """The OpenAPI descriptions: $CERTVAULT_VB365_OPENAPI, else the project's copy."""
+    configured = os.environ.get("CERTVAULT_VB365_OPENAPI")
+    if configured:
+        return configured
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, os.pardir, "Fixtures", "vb365-openapi")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Validate recorded VB365 REST exchanges against an OpenAPI 3.0 spec.")
-    parser.add_argument("--spec", required=True, help="OpenAPI 3.0.x JSON file (e.g. vb365_rest_v8.json)")
+    parser.add_argument("--spec", help="OpenAPI 3.0.x JSON file (e.g. vb365_rest_v8.json)")
+    parser.add_argument("--api-version", choices=["v6", "v7", "v8"],
+                        help="instead of --spec: the project's copy, Tests/Fixtures/vb365-openapi/vb365_rest_VERSION.json "
+                             "(or the same name in $CERTVAULT_VB365_OPENAPI)")
     parser.add_argument("--exchanges", required=True, help="JSON Lines file, one exchange per line")
     parser.add_argument("--strict-access", action="store_true",
                         help="also fail readOnly properties in requests and writeOnly properties in responses")
     args = parser.parse_args(argv)
+    if args.spec is None:
+        if args.api_version is None:
+            parser.error("give --spec FILE or --api-version v6|v7|v8")
+        args.spec = os.path.join(spec_folder(), f"vb365_rest_{args.api_version}.json")
 
     try:
         spec = Spec(load_spec(args.spec), args.strict_access)

@@ -58,10 +58,16 @@ class RawEncoder:
 
 def root_key(vault, key_file, passphrase_file):
     if key_file:
-        lines = open(key_file, "rb").read().split(b"\n")
-        if lines[0] != b"certvault-root-key-v1":
+        data = open(key_file, "rb").read()
+        # docs/vault-format.md: the header line ends in LF; the key line may end in LF, CR LF or nothing.
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        elif data.endswith(b"\n"):
+            data = data[:-1]
+        header, _, encoded = data.partition(b"\n")
+        if header != b"certvault-root-key-v1" or len(encoded) != 44:
             fail("not a certvault root key file")
-        key = base64.b64decode(lines[1], validate=True)
+        key = base64.b64decode(encoded, validate=True)
         if len(key) != 32:
             fail("the key file does not hold 32 bytes")
         return key

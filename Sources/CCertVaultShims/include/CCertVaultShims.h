@@ -6,6 +6,8 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include <openssl/pkcs7.h>
+#include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <sys/prctl.h>
 #include <curl/curl.h>
@@ -22,6 +24,14 @@ void CCertVaultShims_sk_X509_pop_free(STACK_OF(X509) *stack);
 
 /// syncfs (flush one file system) is declared only under _GNU_SOURCE, like renameat2.
 int CCertVaultShims_syncfs(int fd);
+
+/// The STACK_OF(PKCS7) and STACK_OF(PKCS12_SAFEBAG) accessors are macros.
+int CCertVaultShims_sk_PKCS7_num(const STACK_OF(PKCS7) *stack);
+PKCS7 *CCertVaultShims_sk_PKCS7_value(const STACK_OF(PKCS7) *stack, int index);
+void CCertVaultShims_sk_PKCS7_pop_free(STACK_OF(PKCS7) *stack);
+int CCertVaultShims_sk_PKCS12_SAFEBAG_num(const STACK_OF(PKCS12_SAFEBAG) *stack);
+PKCS12_SAFEBAG *CCertVaultShims_sk_PKCS12_SAFEBAG_value(const STACK_OF(PKCS12_SAFEBAG) *stack, int index);
+void CCertVaultShims_sk_PKCS12_SAFEBAG_pop_free(STACK_OF(PKCS12_SAFEBAG) *stack);
 
 /// renameat2 is declared only under _GNU_SOURCE, which Swift's Glibc module does not define.
 int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,

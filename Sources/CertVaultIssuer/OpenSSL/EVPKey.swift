@@ -12,6 +12,9 @@ final class EVPKey {
 
     deinit { EVP_PKEY_free(pointer) }
 
+    /// The RSA public exponent of every key certvault generates (F4).
+    static let publicExponent = 65537
+
     /// Generates a fresh key of `bits` bits (public exponent 65537) from OpenSSL's CSPRNG.
     static func generate(bits: Int) throws -> EVPKey {
         OpenSSLError.clearQueue()
@@ -19,7 +22,13 @@ final class EVPKey {
             throw OpenSSLError.failure("create an RSA key-generation context")
         }
         defer { EVP_PKEY_CTX_free(context) }
-        guard EVP_PKEY_keygen_init(context) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(context, Int32(bits)) == 1 else {
+        // The public exponent is set, not left to OpenSSL's default: Entra ID and Windows expect 65537.
+        guard let exponent = BN_new() else { throw OpenSSLError.failure("allocate the RSA public exponent") }
+        defer { BN_free(exponent) }
+        guard EVP_PKEY_keygen_init(context) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(context, Int32(bits)) == 1,
+            BN_set_word(exponent, UInt(publicExponent)) == 1,
+            EVP_PKEY_CTX_set1_rsa_keygen_pubexp(context, exponent) == 1
+        else {
             throw OpenSSLError.failure("set up RSA-\(bits) key generation")
         }
         var key: OpaquePointer?
@@ -27,6 +36,18 @@ final class EVPKey {
             throw OpenSSLError.failure("generate an RSA-\(bits) key")
         }
         return EVPKey(taking: key)
+    }
+
+    /// The RSA public exponent, or nil when the key is not RSA.
+    var rsaPublicExponent: Int? {
+        var number: OpaquePointer?
+        guard EVP_PKEY_get_bn_param(pointer, "e", &number) == 1, let number else {
+            OpenSSLError.clearQueue()
+            return nil
+        }
+        defer { BN_free(number) }
+        let word = BN_get_word(number)
+        return word == UInt.max ? nil : Int(word)
     }
 
     /// The modulus size in bits.

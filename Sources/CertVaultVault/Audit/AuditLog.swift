@@ -67,6 +67,11 @@ public struct AuditLog: Sendable {
             throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
         }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CertVaultError(.fileSystem, "The audit log '\(path)' is not a regular file.",
+                                 hint: "Move what is in its place away and put the log back from a backup.")
+        }
         let (lastSequence, lastMAC) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
         let fields = [
             String(lastSequence + 1), UTCTime.dateTime(now ?? UTCTime.now()), AuditLog.clean(actor), AuditLog.clean(action),
@@ -161,7 +166,8 @@ public struct AuditLog: Sendable {
 
     /// The last sequence number and mac, from `audit.head`, authenticated.
     func head() throws -> (Int, String)? {
-        guard let text = try? String(contentsOfFile: headPath, encoding: .utf8) else { return nil }
+        guard let bytes = try? Vault.readFile(headPath, limit: 4096) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
         let parts = text.trimmingCharacters(in: .newlines).split(separator: "\t").map(String.init)
         guard parts.count == 3, let sequence = Int(parts[0]), AEAD.equalHex(mac("head\t\(parts[0])\t\(parts[1])"), parts[2]) else {
             throw VaultError.authentication(headPath, "audit head")
@@ -172,19 +178,9 @@ public struct AuditLog: Sendable {
     private func writeHead(sequence: Int, mac recordMAC: String) throws {
         let body = "\(sequence)\t\(recordMAC)"
         let text = body + "\t" + mac("head\t\(body)") + "\n"
-        // Under the vault lock, so a fixed temporary name is safe; O_TRUNC reuses a leftover.
-        let temporary = "\(folder)/.audit.head.tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot write the audit head.", underlying: PrivateFiles.errnoText()) }
-        defer { close(fd) }
-        try Array(text.utf8).withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit head") }
-        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
-            throw CertVaultError(.fileSystem, "Cannot flush the audit head.", underlying: PrivateFiles.errnoText())
-        }
-        guard rename(temporary, headPath) == 0 else {
-            throw CertVaultError(.fileSystem, "Cannot update the audit head.", underlying: PrivateFiles.errnoText())
-        }
-        try PrivateFiles.syncDirectory(folder)
+        // A new file under a unique name (O_CREAT | O_EXCL | O_NOFOLLOW), never a fixed name
+        // opened with truncation: a link planted under a predictable name is never written through.
+        try Vault.writeAtomically(Array(text.utf8), to: headPath, folder: folder)
     }
 
     /// Reads every record, checking the chain, each mac and the head.
@@ -193,7 +189,7 @@ public struct AuditLog: Sendable {
     func verify() -> (records: [Record], problems: [String]) {
         var problems: [String] = []
         var records: [Record] = []
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let text = (try? Vault.readFile(path, limit: 1 << 31)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var previous = AuditLog.zeroMAC
         var expectedSequence = 1
         var macs: [String] = []

@@ -15,11 +15,20 @@ public enum RootKeyProtection: Sendable {
 
 /// Argon2id cost parameters (libsodium's `crypto_pwhash` with `ALG_ARGON2ID13`). They are
 /// stored beside the wrapped key, so a vault keeps opening if the defaults change.
+///
+/// Two ranges apply. New wrappings (`init`, `change-passphrase`) must use at least
+/// ``minimumOperations`` passes over ``minimumMemoryBytes``: libsodium's own minimum (1 pass,
+/// 8 KiB) protects nothing. A `root.passphrase` being read is not authenticated until Argon2id
+/// has run, so its parameters are capped at ``maximumOperations`` and ``maximumMemoryBytes``
+/// before any work is done: a planted file or an untrusted bundle cannot make certvault spend
+/// more than that. Creation uses the same cap, so every vault certvault writes opens again.
 public struct Argon2Parameters: Sendable, Hashable {
     /// Passes over memory (`opslimit`).
     public var operations: UInt64
     /// Memory in bytes (`memlimit`).
     public var memoryBytes: UInt64
+    /// Set only by ``belowWritingFloor(operations:memoryBytes:)``, for tests and benchmarks.
+    package private(set) var skipsWritingFloor = false
 
     /// Creates parameters; see ``default``.
     public init(operations: UInt64, memoryBytes: UInt64) {
@@ -27,8 +36,59 @@ public struct Argon2Parameters: Sendable, Hashable {
         self.memoryBytes = memoryBytes
     }
 
+    /// Parameters below the writing floor, accepted when creating a vault: only for tests and
+    /// benchmarks, which would otherwise spend seconds per vault.
+    package static func belowWritingFloor(operations: UInt64, memoryBytes: UInt64) -> Argon2Parameters {
+        var parameters = Argon2Parameters(operations: operations, memoryBytes: memoryBytes)
+        parameters.skipsWritingFloor = true
+        return parameters
+    }
+
     /// 3 passes over 256 MiB.
     public static let `default` = Argon2Parameters(operations: 3, memoryBytes: 256 << 20)
+    /// The fewest passes a new wrapping may use.
+    public static let minimumOperations: UInt64 = 2
+    /// The least memory a new wrapping may use: 64 MiB.
+    public static let minimumMemoryBytes: UInt64 = 64 << 20
+    /// The most passes certvault runs, reading or writing.
+    public static let maximumOperations: UInt64 = 10
+    /// The most memory certvault gives Argon2id, reading or writing: 1 GiB.
+    public static let maximumMemoryBytes: UInt64 = 1 << 30
+
+    /// Memory in MiB as bytes, or nil when it does not fit (no silent wrap-around).
+    public static func bytes(mebibytes: UInt64) -> UInt64? {
+        let (bytes, overflow) = mebibytes.multipliedReportingOverflow(by: 1 << 20)
+        return overflow ? nil : bytes
+    }
+
+    /// Refuses parameters outside the range for a new wrapping.
+    func checkForWriting() throws {
+        if skipsWritingFloor { return try checkForReading(file: nil) }
+        guard (Argon2Parameters.minimumOperations...Argon2Parameters.maximumOperations).contains(operations),
+            (Argon2Parameters.minimumMemoryBytes...Argon2Parameters.maximumMemoryBytes).contains(memoryBytes)
+        else {
+            throw CertVaultError(.invalidInput, "Argon2id with \(operations) passes over \(Argon2Parameters.describe(memoryBytes)) is out of range.",
+                                 hint: "Use \(Argon2Parameters.minimumOperations) to \(Argon2Parameters.maximumOperations) passes "
+                                    + "(--argon2-ops) and 64 to 1024 MiB (--argon2-memory-mib); the default is 3 passes over 256 MiB.")
+        }
+    }
+
+    /// Refuses parameters read from a file before spending anything on them.
+    func checkForReading(file: String?) throws {
+        guard operations >= UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN), operations <= Argon2Parameters.maximumOperations,
+            memoryBytes >= UInt64(crypto_pwhash_argon2id_MEMLIMIT_MIN), memoryBytes <= Argon2Parameters.maximumMemoryBytes
+        else {
+            let source = file.map { "'\($0)' asks for" } ?? "The parameters ask for"
+            throw CertVaultError(.vaultCorrupt, "\(source) Argon2id with \(operations) passes over \(Argon2Parameters.describe(memoryBytes)), "
+                + "outside what certvault runs (1 to \(Argon2Parameters.maximumOperations) passes, 8 KiB to 1 GiB).",
+                hint: "Nothing was derived. certvault never writes such a file: it was altered, or it comes from elsewhere; "
+                    + "restore root.passphrase from a backup.")
+        }
+    }
+
+    static func describe(_ bytes: UInt64) -> String {
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+    }
 }
 
 /// Reading, writing and unwrapping root keys. Formats: docs/vault-format.md.
@@ -55,20 +115,22 @@ enum RootKey {
         try PrivateFiles.writeNewFileAtomically(path, secret: content)
     }
 
-    /// Reads a key file, refusing one that other users can read.
+    /// Reads a key file, refusing one that is not the user's own and private.
+    ///
+    /// The folder must be a 0700 folder of the user's; the file is opened once without following
+    /// links, and the open descriptor must be a regular file of the user's with mode 0600 or
+    /// stricter.
     static func readKeyFile(_ path: String) throws -> SecretBytes {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        var exists = stat()
+        guard lstat(path, &exists) == 0 else {
             throw CertVaultError(.vaultLocked, "The vault key file '\(path)' does not exist.",
                                  hint: "Give the key file made by 'certvault init' with --key-file, or unlock with a passphrase option.",
                                  underlying: PrivateFiles.errnoText())
         }
-        if info.st_mode & 0o077 != 0 {
-            throw CertVaultError(.insecurePermissions,
-                                 "The vault key file '\(path)' is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))).",
-                                 hint: "Run 'chmod 600 \(path)' and check who could have copied it; certvault will not use it until then.")
-        }
-        let content = try SecretSource.file(path).read()
+        try PrivateFiles.checkPrivateFolder(parentFolder(of: path), what: "The folder of the vault key file")
+        let fd = try PrivateFiles.openPrivateFile(path, what: "The vault key file")
+        defer { close(fd) }
+        let content = try SecretSource.fileDescriptor(fd).read()
         let header = Array((keyFileHeader + "\n").utf8)
         let key: SecretBytes? = content.withUnsafeBytes { bytes in
             guard bytes.count > header.count, Array(bytes.prefix(header.count)) == header else { return nil }
@@ -85,6 +147,7 @@ enum RootKey {
 
     /// Wraps `key` under `passphrase` and returns the `root.passphrase` file's bytes.
     static func wrap(_ key: SecretBytes, passphrase: SecretBytes, parameters: Argon2Parameters) throws -> [UInt8] {
+        try parameters.checkForWriting()
         var salt = [UInt8](repeating: 0, count: Int(crypto_pwhash_SALTBYTES))
         randombytes_buf(&salt, salt.count)
         let nonce = AEAD.nonce()
@@ -109,6 +172,7 @@ enum RootKey {
             _ = try reader.take(8)
             guard try reader.u8() == 1 else { throw VaultError.corrupt(file, "it names an unknown key-derivation function") }
             let parameters = Argon2Parameters(operations: try reader.u64(), memoryBytes: try reader.u64())
+            try parameters.checkForReading(file: file)
             let salt = Array(try reader.take(Int(crypto_pwhash_SALTBYTES)))
             let nonce = try reader.take(AEAD.nonceBytes)
             let headerLength = reader.offset
@@ -126,13 +190,7 @@ enum RootKey {
     }
 
     static func derive(_ passphrase: SecretBytes, salt: [UInt8], parameters: Argon2Parameters) throws -> SecretBytes {
-        guard parameters.operations >= UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN),
-            parameters.memoryBytes >= UInt64(crypto_pwhash_argon2id_MEMLIMIT_MIN),
-            parameters.memoryBytes <= 4 << 30, parameters.operations <= 20
-        else {
-            throw CertVaultError(.invalidInput, "Argon2id parameters \(parameters.operations) passes / \(parameters.memoryBytes) bytes are out of range.",
-                                 hint: "Use 1 to 20 passes and 8 KiB to 4 GiB; the default is 3 passes over 256 MiB.")
-        }
+        try parameters.checkForReading(file: nil)
         var failed = false
         let key = SecretBytes(count: 32) { out in
             passphrase.withUnsafeBytes { pass in

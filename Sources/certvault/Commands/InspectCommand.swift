@@ -43,7 +43,7 @@ struct InspectCommand: ParsableCommand {
             Terminal.out(try Terminal.json(report) + "\n")
         } else {
             Terminal.out("""
-                friendly name  \(report.friendlyName ?? "(none)")
+                friendly name  \(report.friendlyName.map { DisplayText.escapingControls($0, limit: 200) } ?? "(none)")
                 thumbprint     \(report.thumbprintSHA1)
                 key            \(report.keyAlgorithm)-\(report.keyBits), \(report.keyMatchesCertificate ? "matches" : "DOES NOT MATCH") the certificate
                 localKeyID     \(report.localKeyID ?? "(none)")

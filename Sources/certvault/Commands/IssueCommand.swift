@@ -29,8 +29,8 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A CSV file with columns tenant[,org][,domain]: issue for every row.", valueName: "file.csv"))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("The issuance policy file.", valueName: "path"))
-    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
+    @Option(name: .long, help: ArgumentHelp(PolicyChoice.help, valueName: "path"))
+    var policy: String?
 
     @Option(name: .long, help: ArgumentHelp("The organisation's display name, for {org} (default: the tenant id).", valueName: "name"))
     var org: String?
@@ -81,7 +81,7 @@ struct IssueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger("certvault.issue")
-        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
         // Unlock first, so that a wrong key or passphrase costs no key generation.
         let store = useVault ? try vault.open() : nil
         let passwords = try PasswordSink(passwordOut)
@@ -124,21 +124,21 @@ struct IssueCommand: AsyncParsableCommand {
     }
 
     private func issueBulk(from path: String, issuer: Issuer, passwords: PasswordSink, store: Vault?) async throws {
-        let text: String
+        let bytes: [UInt8]
         do {
             let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
             guard size <= 16 << 20 else {
                 throw CertVaultError(.invalidInput, "The tenant file '\(path)' is larger than 16 MiB.",
                                      hint: "Split it into several files.")
             }
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch let error as CertVaultError {
             throw error
         } catch {
             throw CertVaultError(.invalidInput, "Cannot read the tenant file '\(path)'.",
                                  hint: "Check the path; the file must be UTF-8 CSV with a 'tenant' header.")
         }
-        let intakes = try TenantIntake.parseCSV(text, source: path)
+        let intakes = try TenantIntake.parseCSV(bytes: bytes, source: path)
         // Check every row before generating any key, so a bad row costs nothing.
         let prepared = try intakes.map { try issuer.prepare(IssuanceRequest(tenant: $0.tenant, org: $0.org, domain: $0.domain)) }
         if let exportFolder { try ensureNoExport(for: intakes.map(\.tenant), in: exportFolder) }
@@ -367,5 +367,15 @@ final class PasswordSink: @unchecked Sendable {
 enum Environment {
     static func value(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
+    }
+}
+
+/// Which issuance policy a command uses: `--policy`, else `$CERTVAULT_POLICY`, else the built-in
+/// default (the text of `policy/default.toml`), so that an installed tool works from any folder.
+enum PolicyChoice {
+    static let help = "The issuance policy file (default: $CERTVAULT_POLICY, else the built-in default that policy/default.toml spells out)."
+
+    static func load(_ option: String?) throws -> IssuancePolicy {
+        try PolicyLoader.load(pathOrBuiltIn: option ?? Environment.value("CERTVAULT_POLICY").flatMap { $0.isEmpty ? nil : $0 })
     }
 }

@@ -7,19 +7,20 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Work with issuance policy files.",
-        subcommands: [Check.self]
+        subcommands: [Check.self, Default.self]
     )
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate policy files and print the settings they resolve to.")
 
-        @Argument(help: "Policy files, e.g. policy/*.toml.")
-        var files: [String]
+        @Argument(help: "Policy files, e.g. policy/*.toml (none: the built-in default).")
+        var files: [String] = []
 
         func run() throws {
-            for file in files {
-                let policy = try PolicyLoader.load(path: file)
+            for file in files.isEmpty ? [nil] : files.map(Optional.some) {
+                let policy = try PolicyLoader.load(pathOrBuiltIn: file)
+                let file = file ?? PolicyLoader.builtInDefaultSource
                 let subject = policy.subject.map { "\($0.type.rawValue)=\($0.value.source)" }.joined(separator: ", ")
                 Terminal.out("""
                     \(file): OK
@@ -35,6 +36,15 @@ struct PolicyCommand: ParsableCommand {
 
                     """)
             }
+        }
+    }
+
+    struct Default: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the built-in default policy (the text of policy/default.toml), to start a policy file from.")
+
+        func run() throws {
+            Terminal.out(PolicyLoader.builtInDefaultText)
         }
     }
 }

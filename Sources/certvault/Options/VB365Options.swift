@@ -2,6 +2,7 @@ import ArgumentParser
 import CertVaultCore
 import CertVaultHTTP
 import CertVaultVB365
+import Foundation
 import Logging
 
 /// How to reach and log in to a VB365 server. The password never comes from an argument.
@@ -15,7 +16,7 @@ struct VB365ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The REST API version: v6, v7 or v8 (default: detected).", valueName: "version"))
     var apiVersion: String?
 
-    @Option(name: .long, help: ArgumentHelp("Trust the server through this CA bundle (PEM), e.g. its self-signed certificate.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Trust the server through this CA bundle (PEM) alone, e.g. its self-signed certificate; the system CAs are then not consulted.", valueName: "path"))
     var caFile: String?
 
     @Option(name: .long, help: ArgumentHelp("Also require this public key, as curl spells it: sha256//BASE64.", valueName: "pin"))
@@ -32,6 +33,11 @@ struct VB365ConnectionOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for each whole request.", valueName: "seconds"))
     var timeout: Double = 60
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Where a device code's verification URL may point, comma-separated host or host/path-prefix entries; replaces Microsoft's device-login hosts for the region (default: $CERTVAULT_VB365_VERIFICATION_HOSTS, else the built-in list in docs/vb365-simulator.md).",
+        valueName: "hosts"))
+    var verificationHosts: String?
 
     @Option(name: .long, help: ArgumentHelp("Read the VB365 password from this file.", valueName: "path"))
     var vb365PasswordFile: String?
@@ -57,6 +63,15 @@ struct VB365ConnectionOptions: ParsableArguments {
             throw ValidationError("--insecure-skip-tls-verify cannot be combined with --ca-file or --pin.")
         }
         guard connectTimeout > 0, timeout > 0 else { throw ValidationError("Timeouts must be positive numbers of seconds.") }
+        if let hosts = verificationHostList, hosts.isEmpty || hosts.contains(where: { $0.contains("://") || $0.contains(" ") }) {
+            throw ValidationError("--verification-hosts takes host or host/path-prefix entries separated by commas, such as 'login.microsoftonline.us,microsoft.com/deviceloginus'.")
+        }
+    }
+
+    /// `--verification-hosts`, else `$CERTVAULT_VB365_VERIFICATION_HOSTS`, split at commas.
+    var verificationHostList: [String]? {
+        guard let text = verificationHosts ?? Environment.value("CERTVAULT_VB365_VERIFICATION_HOSTS") else { return nil }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     var trust: HTTPTrust {
@@ -71,7 +86,7 @@ struct VB365ConnectionOptions: ParsableArguments {
             throw CertVaultError(.invalidInput, "No VB365 server given.", hint: "Give --url https://HOST:4443 or set CERTVAULT_VB365_URL.")
         }
         guard let user = user ?? Environment.value("CERTVAULT_VB365_USER") else {
-            throw CertVaultError(.invalidInput, "No VB365 account given.", hint: "Give --user DOMAIN\\user or set CERTVAULT_VB365_USER.")
+            throw CertVaultError(.invalidInput, "No VB365 account given.", hint: "Give --user 'DOMAIN\\user' (in single quotes: the shell drops a bare backslash) or set CERTVAULT_VB365_USER.")
         }
         guard let source = try SecretChoice.pick(file: vb365PasswordFile, fd: vb365PasswordFd, stdin: vb365PasswordStdin, env: vb365PasswordEnv,
                                                  options: Self.passwordNames) else {
@@ -82,7 +97,7 @@ struct VB365ConnectionOptions: ParsableArguments {
         let http = HTTPClient.Configuration(trust: trust, connectTimeout: connectTimeout, totalTimeout: timeout,
                                            allowPlainHTTPToLoopback: allowPlainHTTPLoopback, userAgent: "certvault/\(CertVault.version)")
         let configuration = VB365Client.Configuration(serverURL: url, version: apiVersion.flatMap { VB365APIVersion(rawValue: $0.lowercased()) },
-                                                      username: user, http: http)
+                                                      username: user, http: http, verificationHosts: verificationHostList)
         return try VB365Client(configuration: configuration, password: password, logger: logger)
     }
 }

@@ -45,5 +45,9 @@ struct VaultOptions: ParsableArguments {
     /// True when a vault exists at the configured folder.
     var vaultExists: Bool { Vault.exists(at: vaultPath) }
 
-    func open() throws -> Vault { try Vault.open(at: vaultPath, unlock: protection()) }
+    func open() throws -> Vault {
+        let vault = try Vault.open(at: vaultPath, unlock: protection())
+        vault.onWarning = { Terminal.err("certvault: warning: \($0)\n") }
+        return vault
+    }
 }

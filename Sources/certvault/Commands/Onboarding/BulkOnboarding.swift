@@ -33,7 +33,7 @@ struct BulkOnboarding {
         if let wait {
             final = try await resume(records.map(\.intake.tenant), onboarding: onboarding, seconds: wait, interval: 5)
         }
-        try report(final)
+        try report(final, waited: wait != nil)
     }
 
     func waitAll(seconds: Double, interval: Double) async throws {
@@ -44,7 +44,7 @@ struct BulkOnboarding {
             return
         }
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"), serverURL: pending[0].serverURL)
-        try report(try await resume(pending.map(\.intake.tenant), onboarding: onboarding, seconds: seconds, interval: interval))
+        try report(try await resume(pending.map(\.intake.tenant), onboarding: onboarding, seconds: seconds, interval: interval), waited: true)
     }
 
     private func resume(_ tenants: [TenantID], onboarding: Onboarding, seconds: Double, interval: Double) async throws -> [Outcome] {
@@ -92,22 +92,38 @@ struct BulkOnboarding {
         }
     }
 
-    private func report(_ outcomes: [Outcome]) throws {
+    /// Prints the outcomes; exits as a single tenant's command would for the worst of them:
+    /// 1 when any failed or expired, else 4 when an add is unconfirmed, else (after waiting) 3
+    /// when a tenant still awaits its customer, else 0.
+    private func report(_ outcomes: [Outcome], waited: Bool) throws {
         let records = outcomes.compactMap { if case .record(let record) = $0 { record } else { nil } }.sorted { $0.intake.tenant < $1.intake.tenant }
         let failures = outcomes.compactMap { if case .failure(let tenant, let error) = $0 { (tenant, error) } else { nil } }
         if json {
             Terminal.out(try OnboardingOutput.json(records))
         } else {
-            Terminal.out("tenant\tstate\tuser code\tverification URL\tcode expires\tVB365 organization\n")
-            for record in records {
-                Terminal.out("\(record.intake.tenant)\t\(record.state.rawValue)\t\(record.userCode ?? "-")\t\(record.verificationUrl ?? "-")\t\(record.codeExpiresAt ?? "-")\t\(record.organizationId ?? "-")\n")
-            }
+            let shown = { (text: String?) in text.map { DisplayText.escapingControls($0) } ?? "-" }
+            Terminal.out(OnboardingOutput.table(
+                ["tenant", "state", "user code", "verification URL", "code expires", "VB365 organization"],
+                records.map { [$0.intake.tenant.rawValue, $0.state.rawValue, shown($0.userCode), shown($0.verificationUrl),
+                               shown($0.codeExpiresAt), shown($0.organizationId)] }))
         }
         for (tenant, error) in failures { Terminal.err("certvault: \(tenant): \(error.reason)\(error.hint.map { "\n  hint: \($0)" } ?? "")\n") }
         let troubled = records.filter { $0.state == .failed || $0.state == .expired }.count + failures.count
         if troubled > 0 {
             throw CertVaultError(.onboardingState, "\(troubled) of \(outcomes.count) tenants failed or expired; the others are recorded.",
                                  hint: "See 'certvault onboard status'; fix the cause and use renew-code/resume for those.")
+        }
+        let unconfirmed = records.filter { $0.state == .addingOrganization }.count
+        if unconfirmed > 0 {
+            Terminal.err("certvault: \(unconfirmed) of \(outcomes.count) tenants have an add VB365 has not confirmed yet.\n"
+                         + "  hint: Run 'certvault onboard wait --all' again later: it looks each organization up before sending anything.\n")
+            throw ExitCode(4)
+        }
+        let awaiting = records.filter { $0.state == .awaitingCustomer }.count
+        if waited && awaiting > 0 {
+            Terminal.err("certvault: \(awaiting) of \(outcomes.count) tenants are still awaiting their customer's sign-in.\n"
+                         + "  hint: Wait longer with 'certvault onboard wait --all --max-wait SECONDS', or renew codes that ran out.\n")
+            throw ExitCode(3)
         }
     }
 

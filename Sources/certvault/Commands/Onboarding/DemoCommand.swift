@@ -29,8 +29,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The API version the simulator serves: v6, v7 or v8.", valueName: "version"))
     var apiVersion: String = "v8"
 
-    @Option(name: .long, help: ArgumentHelp("The issuance policy.", valueName: "path"))
-    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
+    @Option(name: .long, help: ArgumentHelp(PolicyChoice.help, valueName: "path"))
+    var policy: String?
 
     @OptionGroup var logging: LoggingOptions
 
@@ -41,7 +41,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger("certvault.demo")
         let version = VB365APIVersion(rawValue: apiVersion)!
-        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
         try PrivateFiles.makePrivateDirectory(dir)
         let stamp = UTCTime.dateTime(UTCTime.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
         let run = "\(dir)/run-\(stamp)-\(PrivateFiles.randomName().prefix(6))"
@@ -55,7 +55,7 @@ struct DemoCommand: AsyncParsableCommand {
         }]), port: 0)
         try simulator.start()
         defer { simulator.stop() }
-        let caFile = "\(run)/vb365-ca.pem"
+        let caFile = "\(run)/vb365.pem"
         try PrivateFiles.writeNewFileAtomically(caFile, bytes: Array(simulator.identity!.certificatePEM.utf8))
         step(1, "VB365 simulator (API \(version.rawValue)) on \(simulator.baseURL), trusted through \(caFile)")
 
@@ -89,13 +89,16 @@ struct DemoCommand: AsyncParsableCommand {
         // 6. What restore tooling gets (metadata only here: never print a password in a demo).
         let credential = try RestoreCredential.retrieve(vault: vault, record: record, tenant: intake.tenant, purpose: "demo", secrets: false)
         Terminal.out("\nrestore-credential contoso --metadata-only:\n" + String(decoding: credential.json(includeSecrets: false), as: UTF8.self))
+        // The command as this run was invoked: a path as typed (.build/release/certvault), or the
+        // bare name when it was found on PATH (an installed tool).
+        let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "certvault" } ?? "certvault"
         Terminal.out("""
 
             Everything of this run is in \(run). To look again:
               export CERTVAULT_VAULT=\(vaultPath) CERTVAULT_KEY_FILE=\(keyFile) CERTVAULT_ONBOARDING=\(run)/onboarding
-              .build/release/certvault onboard status contoso
-              .build/release/certvault list
-              .build/release/certvault audit show
+              \(me) onboard status contoso
+              \(me) list
+              \(me) audit show
             Against a real VB365 server (docs/onboarding.md):
               certvault onboard start TENANT --org-name TENANT.onmicrosoft.com --url https://HOST:4443 --user 'DOMAIN\\user' \\
                   --ca-file vb365.pem --vb365-password-file FILE

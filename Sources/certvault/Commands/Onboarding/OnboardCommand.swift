@@ -29,8 +29,8 @@ struct OnboardingContextOptions: ParsableArguments {
     @OptionGroup var vault: VaultOptions
     @OptionGroup var connection: VB365ConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("The issuance policy for tenants without a valid certificate.", valueName: "path"))
-    var policy: String = Environment.value("CERTVAULT_POLICY") ?? "policy/default.toml"
+    @Option(name: .long, help: ArgumentHelp("The issuance policy for tenants without a valid certificate (default: $CERTVAULT_POLICY, else the built-in default).", valueName: "path"))
+    var policy: String?
 
     @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING or keys/onboarding).", valueName: "dir"))
     var stateDir: String?
@@ -54,7 +54,7 @@ struct OnboardingContextOptions: ParsableArguments {
         var connection = connection
         if connection.url == nil && Environment.value("CERTVAULT_VB365_URL") == nil { connection.url = serverURL }
         let client = try connection.makeClient(logger: logger)
-        let issuer = Issuer(policy: try PolicyLoader.load(path: policy), logger: logger)
+        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
         return Onboarding(client: client, vault: try vault.open(), store: try makeStore(), issuer: issuer, logger: logger)
     }
 }
@@ -67,43 +67,69 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 }
 
 enum OnboardingOutput {
+    /// Text from outside certvault (the server, the intake) made safe for a terminal: records
+    /// written by older versions may hold it unescaped.
+    static func shown(_ text: String?) -> String { text.map { DisplayText.escapingControls($0) } ?? "?" }
+
     static func describe(_ record: OnboardingRecord) -> String {
         let intake = record.intake
-        var lines = ["\(intake.tenant): \(record.state.rawValue)  (\(intake.officeName), \(intake.region.rawValue))"]
+        var lines = ["\(intake.tenant): \(record.state.rawValue)  (\(shown(intake.officeName)), \(intake.region.rawValue))"]
         switch record.state {
         case .awaitingCustomer:
             lines += [
                 "  Give the customer's Global Administrator this code and URL:",
-                "    URL:   \(record.verificationUrl ?? "?")",
-                "    code:  \(record.userCode ?? "?")",
-                "    valid until \(record.codeExpiresAt ?? "?")",
+                "    URL:   \(shown(record.verificationUrl))",
+                "    code:  \(shown(record.userCode))",
+                "    valid until \(shown(record.codeExpiresAt))",
                 "  Then: certvault onboard wait \(intake.tenant)   (or 'onboard resume' once the customer says it is done)",
             ]
         case .addingOrganization:
             lines.append("  An add was started and not confirmed; 'certvault onboard resume \(intake.tenant)' looks the organization up first.")
         case .onboarded:
             lines += [
-                "  organization:  \(record.organizationId ?? "?")",
-                "  applicationId: \(record.applicationId ?? "?")",
+                "  organization:  \(shown(record.organizationId))",
+                "  applicationId: \(shown(record.applicationId))",
             ]
-            if let msid = record.msid { lines.append("  msid:          \(msid)") }
-            lines.append("  thumbprint:    \(record.reportedThumbprint ?? record.thumbprint ?? "?") (vault generation \(record.generation.map(String.init) ?? "?"))")
+            if let msid = record.msid { lines.append("  msid:          \(shown(msid))") }
+            lines.append("  thumbprint:    \(shown(record.reportedThumbprint ?? record.thumbprint)) (vault generation \(record.generation.map(String.init) ?? "?"))")
         case .expired:
             lines.append("  The device code ran out. Get a new one: certvault onboard renew-code \(intake.tenant)")
         case .failed:
             break
         }
+        if let named = record.vb365OrganizationName {
+            lines.append("  warning:       VB365 named the organization '\(shown(named))', not '\(shown(intake.officeName))' as given; "
+                         + "use VB365's name when you look for it there.")
+        }
         if record.state != .onboarded, let generation = record.generation {
-            lines.append("  certificate:   vault generation \(generation), thumbprint \(record.thumbprint ?? "?")")
+            lines.append("  certificate:   vault generation \(generation), thumbprint \(shown(record.thumbprint))")
         }
         if let failure = record.failure {
-            lines.append("  last error:    \(failure.reason)")
-            if let hint = failure.hint { lines.append("  what to do:    \(hint)") }
+            lines.append("  last error:    \(shown(failure.reason))")
+            if let hint = failure.hint { lines.append("  what to do:    \(shown(hint))") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// One record as a JSON object (the commands about one tenant).
+    static func json(_ record: OnboardingRecord) throws -> String { try Terminal.json(record) + "\n" }
+
+    /// Several records as a JSON array (status of all, --all, --from, --due).
     static func json(_ records: [OnboardingRecord]) throws -> String { try Terminal.json(records) + "\n" }
+
+    /// Columns padded to line up (the last one is not padded), two spaces apart.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        return all.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
 }
 
 /// `certvault onboard start TENANT ...`
@@ -184,7 +210,7 @@ struct OnboardStartCommand: AsyncParsableCommand {
             final = try await blocking { try onboarding.resume(intake.tenant, wait: .poll(seconds: wait)) }
             if !json { Terminal.out(OnboardingOutput.describe(final)) }
         }
-        if json { Terminal.out(try OnboardingOutput.json([final])) }
+        if json { Terminal.out(try OnboardingOutput.json(final)) }
         try OnboardWaitCommand.exitStatus(final, waited: wait != nil)
     }
 
@@ -235,7 +261,7 @@ struct OnboardWaitCommand: AsyncParsableCommand {
         let record = try await Self.unconfirmedExits(4, store: try context.makeStore(), tenant: id, json: json) {
             try await blocking { try onboarding.resume(id, wait: .poll(seconds: maxWait)) }
         }
-        Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
+        Terminal.out(json ? try OnboardingOutput.json(record) : OnboardingOutput.describe(record))
         try Self.exitStatus(record, waited: true)
     }
 
@@ -248,7 +274,7 @@ struct OnboardWaitCommand: AsyncParsableCommand {
             Terminal.reportError(CertVaultError(error.code, error.error.reason,
                                                 hint: "The organization may exist in VB365. Run 'certvault onboard resume \(tenant)' again: it looks it up before sending anything.",
                                                 underlying: error.error.underlying))
-            if let record = try store.load(tenant) { Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record)) }
+            if let record = try store.load(tenant) { Terminal.out(json ? try OnboardingOutput.json(record) : OnboardingOutput.describe(record)) }
             throw ExitCode(status)
         }
     }
@@ -283,7 +309,7 @@ struct OnboardResumeCommand: AsyncParsableCommand {
         let record = try await OnboardWaitCommand.unconfirmedExits(4, store: try context.makeStore(), tenant: id, json: json) {
             try await blocking { try onboarding.resume(id, wait: signedIn ? .assumeSignedIn : .checkOnce) }
         }
-        Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
+        Terminal.out(json ? try OnboardingOutput.json(record) : OnboardingOutput.describe(record))
         try OnboardWaitCommand.exitStatus(record, waited: true)
     }
 }
@@ -311,16 +337,17 @@ struct OnboardStatusCommand: ParsableCommand {
             records = try store.all()
         }
         if json {
-            Terminal.out(try OnboardingOutput.json(records))
+            Terminal.out(tenant != nil ? try OnboardingOutput.json(records[0]) : try OnboardingOutput.json(records))
         } else if tenant != nil {
             Terminal.out(OnboardingOutput.describe(records[0]))
         } else if records.isEmpty {
             Terminal.out("No onboarding records in \(store.folder). Start one with 'certvault onboard start TENANT --org-name NAME.onmicrosoft.com'.\n")
         } else {
-            Terminal.out("tenant\tstate\torganization name\tcode expires\tVB365 organization\n")
-            for record in records {
-                Terminal.out("\(record.intake.tenant)\t\(record.state.rawValue)\t\(record.intake.officeName)\t\(record.codeExpiresAt ?? "-")\t\(record.organizationId ?? "-")\n")
-            }
+            let shown = { (text: String?) in text.map { DisplayText.escapingControls($0) } ?? "-" }
+            Terminal.out(OnboardingOutput.table(
+                ["tenant", "state", "organization name", "code expires", "VB365 organization"],
+                records.map { [$0.intake.tenant.rawValue, $0.state.rawValue, shown($0.vb365OrganizationName ?? $0.intake.officeName),
+                               shown($0.codeExpiresAt), shown($0.organizationId)] }))
         }
     }
 }
@@ -337,6 +364,6 @@ struct OnboardRenewCodeCommand: AsyncParsableCommand {
     func run() async throws {
         let (id, onboarding) = try context.makeOnboarding(for: tenant, logger: logging.makeLogger("certvault.onboard"))
         let record = try await blocking { try onboarding.renewCode(id) }
-        Terminal.out(json ? try OnboardingOutput.json([record]) : OnboardingOutput.describe(record))
+        Terminal.out(json ? try OnboardingOutput.json(record) : OnboardingOutput.describe(record))
     }
 }

@@ -42,13 +42,15 @@ struct RotateCommand: AsyncParsableCommand {
         let store = try context.makeStore()
         if due && dryRun {
             // Listing needs the vault and the records, not VB365.
-            let window = try withinDays ?? PolicyLoader.load(path: context.policy).renewBeforeDays
+            let window = try withinDays ?? PolicyChoice.load(context.policy).renewBeforeDays
             let due = try Onboarding.dueForRotation(vault: try context.vault.open(), store: store, withinDays: window)
             if json {
                 Terminal.out(try OnboardingOutput.json(due.map(\.record)))
             } else {
-                Terminal.out("tenant\tgeneration\tnot after\n")
-                for (record, notAfter) in due { Terminal.out("\(record.intake.tenant)\t\(record.generation ?? 0)\t\(notAfter)\n") }
+                if !due.isEmpty {
+                    Terminal.out(OnboardingOutput.table(["tenant", "generation", "not after"],
+                                                        due.map { [$0.record.intake.tenant.rawValue, String($0.record.generation ?? 0), $0.notAfter] }))
+                }
                 Terminal.out("\(due.count) tenant(s) due within \(window) days\n")
             }
             return
@@ -99,17 +101,17 @@ struct RotateCommand: AsyncParsableCommand {
         case .awaitingCustomer:
             lines += [
                 "  VB365 registers the new certificate once the customer's Global Administrator signs in:",
-                "    URL:   \(rotation.verificationUrl ?? "?")",
-                "    code:  \(rotation.userCode ?? "?")",
-                "    valid until \(rotation.codeExpiresAt ?? "?")",
+                "    URL:   \(OnboardingOutput.shown(rotation.verificationUrl))",
+                "    code:  \(OnboardingOutput.shown(rotation.userCode))",
+                "    valid until \(OnboardingOutput.shown(rotation.codeExpiresAt))",
                 "  Then: certvault rotate \(record.intake.tenant) --resume --wait 900",
                 "  Generation \(rotation.previousGeneration.map(String.init) ?? "?") stays active meanwhile.",
             ]
         case .done:
             lines.append("  VB365 uses generation \(rotation.generation) (\(rotation.thumbprint)); generation \(rotation.previousGeneration.map(String.init) ?? "?") is superseded.")
         case .failed:
-            lines.append("  \(rotation.failure?.reason ?? "failed"); generation \(rotation.previousGeneration.map(String.init) ?? "?") stays active.")
-            if let hint = rotation.failure?.hint { lines.append("  what to do: \(hint)") }
+            lines.append("  \(OnboardingOutput.shown(rotation.failure?.reason ?? "failed")); generation \(rotation.previousGeneration.map(String.init) ?? "?") stays active.")
+            if let hint = rotation.failure?.hint { lines.append("  what to do: \(OnboardingOutput.shown(hint))") }
         case .expired:
             lines.append("  The code ran out; 'certvault rotate \(record.intake.tenant)' gets a new one for the same generation.")
         case .updating:

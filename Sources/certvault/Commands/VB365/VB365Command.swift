@@ -40,6 +40,8 @@ struct VB365CheckCommand: AsyncParsableCommand {
             let serverVersion: String?
             let installationId: String?
             let organizations: Int
+            /// The proxy in use (https_proxy/all_proxy), without credentials; nil for none.
+            let proxy: String?
         }
         do {
             let report = try await client.perform { client in
@@ -47,7 +49,7 @@ struct VB365CheckCommand: AsyncParsableCommand {
                 let instance = try client.serviceInstance()
                 let organizations = try client.organizations()
                 return Report(url: client.configuration.serverURL, apiVersion: version.rawValue, serverVersion: instance.version,
-                              installationId: instance.installationId, organizations: organizations.count)
+                              installationId: instance.installationId, organizations: organizations.count, proxy: client.proxy)
             }
             if json {
                 Terminal.out(try Terminal.json(report) + "\n")
@@ -57,6 +59,7 @@ struct VB365CheckCommand: AsyncParsableCommand {
                       REST API:       \(report.apiVersion)
                       server version: \(report.serverVersion ?? "not reported")
                       organizations:  \(report.organizations)
+                      proxy:          \(report.proxy.map { "\($0) (from https_proxy/all_proxy; TLS runs through it to the server)" } ?? "none")
 
                     """)
             }

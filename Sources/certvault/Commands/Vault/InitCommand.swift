@@ -16,14 +16,28 @@ struct InitCommand: ParsableCommand {
 
     @OptionGroup var vault: VaultOptions
 
-    @Option(name: .long, help: "Argon2id passes, with a passphrase.")
+    @Option(name: .long, help: "Argon2id passes, with a passphrase (2 to 10).")
     var argon2Ops: UInt64 = Argon2Parameters.default.operations
 
-    @Option(name: .long, help: "Argon2id memory in MiB, with a passphrase.")
+    @Option(name: .long, help: "Argon2id memory in MiB, with a passphrase (64 to 1024).")
     var argon2MemoryMib: UInt64 = Argon2Parameters.default.memoryBytes >> 20
 
+    func validate() throws {
+        let passes = Argon2Parameters.minimumOperations...Argon2Parameters.maximumOperations
+        guard passes.contains(argon2Ops) else {
+            throw ValidationError("--argon2-ops must be \(passes.lowerBound) to \(passes.upperBound) (the default is 3).")
+        }
+        let mib = (Argon2Parameters.minimumMemoryBytes >> 20)...(Argon2Parameters.maximumMemoryBytes >> 20)
+        guard mib.contains(argon2MemoryMib), Argon2Parameters.bytes(mebibytes: argon2MemoryMib) != nil else {
+            throw ValidationError("--argon2-memory-mib must be \(mib.lowerBound) to \(mib.upperBound) (the default is 256).")
+        }
+    }
+
     func run() throws {
-        let parameters = Argon2Parameters(operations: argon2Ops, memoryBytes: argon2MemoryMib << 20)
+        guard let memory = Argon2Parameters.bytes(mebibytes: argon2MemoryMib) else {
+            throw ValidationError("--argon2-memory-mib \(argon2MemoryMib) is too large.")
+        }
+        let parameters = Argon2Parameters(operations: argon2Ops, memoryBytes: memory)
         let created = try Vault.create(at: vault.vaultPath, protection: vault.protection(parameters))
         var text = "Created a vault at \(created.path)/ (folder 0700, files 0600).\n"
         if vault.passphraseSource == nil {

@@ -33,13 +33,20 @@ struct VaultCommand: ParsableCommand {
 
     struct Reindex: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rebuild the index that 'list' reads, from the entry files (after a crash or when verify asks for it).")
+            abstract: "Rebuild the index that 'list' reads, from the entry files (after a crash or when verify asks for it).",
+            discussion: "Exits 1 if generations the old index or the audit log knows are missing: reindex does not hide a deletion.")
 
         @OptionGroup var vault: VaultOptions
 
         func run() throws {
-            let count = try vault.open().reindex()
-            Terminal.out("Rebuilt the index from \(count) entries.\n")
+            let report = try vault.open().rebuildIndex()
+            Terminal.out("Rebuilt the index from \(report.entries) entries.\n")
+            guard report.missing.isEmpty else {
+                Terminal.err("certvault: \(report.missing.count) generation(s) are missing (deleted; a crash never removes an entry): "
+                    + "\(report.missing.joined(separator: ", ")).\n"
+                    + "hint: Restore them from a backup; 'certvault vault verify' keeps reporting them, the index cannot repair this.\n")
+                throw ExitCode(1)
+            }
         }
     }
 
