@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 void CCertVaultShims_OPENSSL_free(void *ptr) { OPENSSL_free(ptr); }
 
@@ -34,6 +35,8 @@ int CCertVaultShims_renameat2(int olddirfd, const char *oldpath, int newdirfd, c
                               unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
 }
+
+int CCertVaultShims_syncfs(int fd) { return syncfs(fd); }
 
 int CCertVaultShims_prctl(int option, unsigned long arg2) { return prctl(option, arg2, 0, 0, 0); }
 

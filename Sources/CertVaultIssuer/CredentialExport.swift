@@ -35,6 +35,23 @@ public enum CredentialExport {
         public let summary: String
     }
 
+    /// Whether `name` is a staging folder this type makes: `.staging-<tenant>-<16 hex digits>`.
+    public static func isStagingName(_ name: String) -> Bool {
+        guard name.hasPrefix(".staging-"), name.count > 26 else { return false }
+        let suffix = name.suffix(17)
+        guard suffix.first == "-", suffix.dropFirst().allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return false }
+        return (try? TenantID(String(name.dropFirst(9).dropLast(17)))) != nil
+    }
+
+    /// Removes abandoned staging folders in an export folder now (an `issue` run does so before
+    /// its first export into the folder); returns their names. Live ones (locked by the run
+    /// writing them) and those younger than ``Leftovers/minimumAge`` seconds are kept.
+    public static func removeLeftovers(in base: String) -> [String] {
+        let removed = Leftovers.sweep(base, matching: isStagingName)
+        Leftovers.note(removed, in: base, what: "unfinished export folder(s)")
+        return removed
+    }
+
     /// Writes the files; on any failure nothing is left behind under the final name.
     ///
     /// - Throws: ``CertVaultError`` `already-exists` when the tenant already has an export folder
@@ -55,7 +72,13 @@ public enum CredentialExport {
             throw CertVaultError(.alreadyExists, "'\(final)' already exists; certvault never overwrites issued credentials.",
                                  hint: "Move or delete the old folder, or choose another output folder with --out.")
         }
+        // A kill leaves a staging folder (possibly with a complete PFX and password.txt): the
+        // first export of each run into this folder removes abandoned ones (see `Leftovers`).
+        Leftovers.note(Leftovers.sweepOnce(base, matching: isStagingName), in: base, what: "unfinished export folder(s)")
         let staging = try PrivateFiles.makeStagingDirectory(in: base, label: tenant)
+        // Held until the folder is published or removed: it marks the staging folder as live.
+        let lock = Leftovers.lock(staging)
+        defer { if let lock { close(lock) } }
         do {
             try PrivateFiles.writeNewFile("\(staging)/\(tenant).pfx", bytes: credential.pfx)
             try PrivateFiles.writeNewFile("\(staging)/\(tenant).pfx.b64", bytes: credential.pfxBase64.utf8)

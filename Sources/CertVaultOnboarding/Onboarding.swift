@@ -110,7 +110,7 @@ public final class Onboarding: @unchecked Sendable {
     public func ensureCertificate(_ intake: OnboardingRecord.Intake) throws -> (generation: Int, thumbprint: String) {
         let limit = UTCTime.dateTime(UTCTime.now() + Int64(issuer.policy.renewBeforeDays) * 86_400)
         let existing = try withVault { vault in
-            try vault.list().filter { $0.tenant == intake.tenant && $0.metadata.status == .active && $0.metadata.notAfter > limit }
+            try vault.list(tenant: intake.tenant).filter { $0.metadata.status == .active && $0.metadata.notAfter > limit }
                 .max { $0.generation < $1.generation }
         }
         if let existing {

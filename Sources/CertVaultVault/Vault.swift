@@ -198,11 +198,18 @@ public final class Vault {
         let now = now ?? UTCTime.now()
         return try withLock {
             let folder = tenantFolder(tenant)
-            let isNew = !FileManager.default.fileExists(atPath: folder)
-            try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
+            // One mkdir tells whether the tenant is new; an existing folder is then checked.
+            var isNew = Glibc.mkdir(folder, 0o700) == 0
+            if !isNew {
+                let existed = errno == EEXIST
+                try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
+                isNew = !existed
+            }
             // A new tenant folder must survive a power cut together with its first entry.
             if isNew { try PrivateFiles.syncDirectory("\(path)/tenants") }
-            let generation = UInt32((try generations(of: tenant).last ?? 0) + 1)
+            let names = PrivateFiles.names(in: folder)
+            removeTemporaryFiles(names.filter(Vault.isTemporaryName), in: folder)
+            let generation = UInt32((names.compactMap(Vault.generation(fromFileName:)).max() ?? 0) + 1)
             let header = EntryFile.Header(tenant: tenant, generation: generation, created: now)
             let metadata = EntryMetadata(notAfter: payload.facts.notAfter, thumbprintSHA1: payload.facts.thumbprintSHA1)
             let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
@@ -228,6 +235,12 @@ public final class Vault {
             let value = Int(String(decoding: bytes.prefix(8), as: UTF8.self)), value >= 1
         else { return nil }
         return value
+    }
+
+    /// Every generation of one tenant, read from its own entry files (not the index), so the
+    /// cost depends on that tenant's generations only, never on the size of the vault.
+    public func list(tenant: TenantID) throws -> [EntrySummary] {
+        try generations(of: tenant).map { try summary(tenant: tenant, generation: $0) }
     }
 
     /// The tenants that have at least one generation, sorted.
@@ -520,6 +533,43 @@ public final class Vault {
     /// The audit log's records and any problem with them.
     public func auditRecords() -> (records: [AuditLog.Record], problems: [String]) { audit.verify() }
 
+    // MARK: Leftovers of interrupted writes
+
+    /// Temporary files of the vault's own writes: `.tmp-*` (entries, keyring, index, passphrase)
+    /// and `.audit.head.tmp*`. Every writer makes them under the vault lock, so a process that
+    /// holds the lock knows that any it finds belong to a writer that died.
+    static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(".tmp-") || name.hasPrefix(".audit.head.tmp") }
+
+    /// Shreds temporary files left by a killed writer; the caller holds the vault lock.
+    func removeTemporaryFiles(_ names: [String], in folder: String) {
+        guard !names.isEmpty else { return }
+        let removed = names.filter { Leftovers.shred("\(folder)/\($0)") }
+        if !removed.isEmpty { try? PrivateFiles.syncDirectory(folder) }
+        Leftovers.note(removed, in: folder, what: "temporary file(s)")
+    }
+
+    /// Removes everything interrupted runs left: temporary files in the vault folder and in every
+    /// tenant folder (under the vault lock, so no live writer's file is touched), and abandoned
+    /// restore staging folders beside the vault (unlocked and older than a few seconds; see
+    /// ``Leftovers``). Each file is overwritten before it is deleted.
+    ///
+    /// - Returns: the paths removed, relative to the vault's parent folder for staging folders
+    ///   and to the vault folder otherwise.
+    public func removeLeftovers() throws -> [String] {
+        try withLock {
+            var removed: [String] = []
+            for (folder, relative) in [(path, "")] + PrivateFiles.names(in: "\(path)/tenants").sorted().map({ ("\(path)/tenants/\($0)", "tenants/\($0)/") }) {
+                let names = PrivateFiles.names(in: folder).filter(Vault.isTemporaryName).sorted()
+                removeTemporaryFiles(names, in: folder)
+                removed += names.filter { !FileManager.default.fileExists(atPath: "\(folder)/\($0)") }.map { relative + $0 }
+            }
+            let parent = RootKey.parentFolder(of: path)
+            let staging = Leftovers.sweep(parent, matching: { $0.hasPrefix(".staging-restore-") })
+            Leftovers.note(staging, in: parent, what: "unfinished restore folder(s)")
+            return removed + staging.map { "../" + $0 }
+        }
+    }
+
     // MARK: Helpers
 
     func tenantFolder(_ tenant: TenantID) -> String { "\(path)/tenants/\(tenant.rawValue)" }
@@ -623,7 +673,8 @@ public final class Vault {
     /// Temporary file (exclusive, 0600), write, fsync, rename (never over an existing file
     /// unless `replace`), fsync the folder.
     static func writeAtomically(_ bytes: [UInt8], to path: String, folder: String, replace: Bool = true) throws {
-        let temporary = "\(folder)/.tmp-\(PrivateFiles.randomName())"
+        // A temporary name is no secret: random bytes straight from libsodium, not through secure memory.
+        let temporary = "\(folder)/.tmp-\(Hex.lower(Array(AEAD.nonce().prefix(8))))"
         do {
             try PrivateFiles.writeNewFile(temporary, bytes: bytes)
             if replace {

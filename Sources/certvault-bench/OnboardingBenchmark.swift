@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVaultCore
+import CertVaultVault
 import Foundation
 
 /// Onboards N tenants against the simulator (sign-in simulated at once) with `certvault onboard
@@ -17,8 +18,17 @@ struct OnboardingBenchmark: ParsableCommand {
     @Option(help: "certvault's --jobs.") var jobs = 8
     @Option(help: "Parallel workers for the shell script (1: one tenant after another, as by hand).") var scriptJobs = 1
     @Option(help: "API version served by the simulator.") var apiVersion = "v8"
+    @Option(help: ArgumentHelp(
+        "Instead of the script comparison: onboard --tenants against vaults pre-filled with these many generations "
+            + "(comma separated, e.g. 0,100000), each with a fresh simulator, and report time and peak memory against the first.",
+        valueName: "n,n"))
+    var vaultSizes: String?
 
     func run() throws {
+        if let vaultSizes {
+            try againstVaultSizes(vaultSizes.split(separator: ",").compactMap { Int($0) })
+            return
+        }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-onboarding-\(getpid())").path
         try PrivateFiles.makePrivateDirectory(work)
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -58,6 +68,47 @@ struct OnboardingBenchmark: ParsableCommand {
                      theirs.wall / Double(tenants) * 1000, theirs.cpu / Double(tenants) * 1000))
         print(String(format: "ratio certvault/script                %7.2f   %13.2f   %24.2f", ours.wall / theirs.wall, ours.wall / theirs.wall,
                      ours.cpu / theirs.cpu))
+    }
+
+    /// Bulk onboarding of the same number of tenants into vaults of different sizes: with a
+    /// per-tenant lookup the cost must not grow with the vault.
+    func againstVaultSizes(_ sizes: [Int]) throws {
+        let binary = try Subprocess.certvault()
+        print("Bulk onboarding of \(tenants) tenants (--jobs \(jobs), API \(apiVersion), sign-in simulated at once) into vaults pre-filled "
+            + "with synthetic generations; wall time and peak RSS of the certvault process (/usr/bin/time)")
+        print("")
+        print("vault generations    fill s    onboard wall s   per tenant ms   peak RSS MiB   ratio wall   ratio RSS")
+        var baseline: (wall: Double, rss: Double)?
+        for size in sizes {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-onboarding-\(getpid())-\(size)").path
+            try PrivateFiles.makePrivateDirectory(work)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let simulator = try BenchSimulator(apiVersion: apiVersion, work: work)
+            defer { simulator.stop() }
+            var csv = "tenant,org_name,display_name\n"
+            for index in 0..<tenants { csv += "ob\(index),ob\(index).onmicrosoft.com,OB \(index)\n" }
+            try PrivateFiles.writeNewFile("\(work)/tenants.csv", bytes: Array(csv.utf8))
+            let env = ["CERTVAULT_VAULT": "\(work)/vault", "CERTVAULT_KEY_FILE": "\(work)/key/root.key", "CERTVAULT_ONBOARDING": "\(work)/onboarding",
+                       "CERTVAULT_VB365_URL": simulator.url, "CERTVAULT_VB365_USER": "VB365\\admin"]
+            _ = try Subprocess.check(binary, ["init"], env: env)
+            let fillStart = Date()
+            if size > 0 {
+                let vault = try Vault.open(at: "\(work)/vault", unlock: .keyFile(path: "\(work)/key/root.key"), actor: "bench")
+                _ = try vault.fillSynthetic(tenants: size, prefix: "filler")
+            }
+            let fill = Date().timeIntervalSince(fillStart)
+            let start = Date()
+            _ = try Subprocess.check("/usr/bin/time", ["-f", "%M", "-o", "\(work)/rss", binary, "onboard", "start", "--from", "\(work)/tenants.csv",
+                                                       "--jobs", "\(jobs)", "--wait", "3600", "--json", "--ca-file", simulator.caFile,
+                                                       "--vb365-password-file", simulator.passwordFile, "--policy", "policy/default.toml"], env: env)
+            let wall = Date().timeIntervalSince(start)
+            let rssText = (try? String(contentsOfFile: "\(work)/rss", encoding: .utf8)) ?? ""
+            let rss = (Double(rssText.split(separator: "\n").last.map(String.init) ?? "") ?? 0) / 1024
+            let base = baseline ?? (wall, rss)
+            baseline = base
+            print(String(format: "%17d %9.1f %17.1f %15.1f %14.1f %12.2f %11.2f", size, fill, wall, wall / Double(tenants) * 1000, rss,
+                         wall / base.wall, rss / base.rss))
+        }
     }
 
     static let script = #"""

@@ -160,13 +160,24 @@ def main():
         fail("give exactly one of --key-file and --passphrase-file")
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?", args.tenant) or ".." in args.tenant:
         fail("the tenant id must be 1-64 of a-z 0-9 . _ -, starting and ending with a letter or digit")
+    for path, option in ((args.out_pfx, "--out-pfx"), (args.out_password, "--out-password")):
+        if os.path.lexists(path):
+            fail(f"{path} already exists; this script never overwrites a file: move it away or give another {option}")
+    if not os.path.isfile(os.path.join(args.vault, "keyring")):
+        fail(f"there is no vault at {args.vault} (no keyring file): give the vault folder, e.g. keys/vault")
     folder = os.path.join(args.vault, "tenants", args.tenant)
+    if not os.path.isdir(folder):
+        known = sorted(os.listdir(os.path.join(args.vault, "tenants"))) if os.path.isdir(os.path.join(args.vault, "tenants")) else []
+        fail(f"tenant {args.tenant} is not in the vault {args.vault}"
+             + (f" (it holds {len(known)} tenants, e.g. {', '.join(known[:5])})" if known else " (it holds no tenants)"))
     generations = sorted(int(n[:8]) for n in os.listdir(folder) if re.fullmatch(r"[0-9]{8}\.entry", n) and int(n[:8]) >= 1)
     if not generations:
         fail(f"tenant {args.tenant} has no entries")
     keks = keyring(args.vault, root_key(args.vault, args.key_file, args.passphrase_file))
     if args.generation:
         generation = args.generation
+        if generation not in generations:
+            fail(f"tenant {args.tenant} has no generation {generation}; it has {', '.join(map(str, generations))}")
         fields, metadata = read_entry(os.path.join(folder, f"{generation:08d}.entry"), args.tenant, generation, keks)
     else:
         for generation in reversed(generations):
@@ -175,13 +186,26 @@ def main():
                 break
         else:
             fail(f"tenant {args.tenant} has no active generation; pass --generation N to recover a retired one")
+    written = []
     for path, tag in ((args.out_pfx, 1), (args.out_password, 2)):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for done in written:
+                os.unlink(done)
+            fail(f"{path} already exists; this script never overwrites a file: move it away or choose another name")
         with os.fdopen(fd, "wb") as out:
             out.write(fields[tag])
+        written.append(path)
     print(f"recovered {args.tenant} generation {generation} ({metadata.get('status')}, "
           f"thumbprint {fields.get(5, b'').decode()}) to {args.out_pfx}; password in {args.out_password}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as error:
+        # A file that cannot be read or written: say which and why, without a traceback.
+        fail(f"{error.filename or 'a file'}: {error.strerror}")
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -22,6 +22,9 @@ long CCertVaultShims_BIO_get_mem_data(BIO *bio, char **data);
 int CCertVaultShims_sk_X509_num(const STACK_OF(X509) *stack);
 void CCertVaultShims_sk_X509_pop_free(STACK_OF(X509) *stack);
 
+/// syncfs (flush one file system) is declared only under _GNU_SOURCE, like renameat2.
+int CCertVaultShims_syncfs(int fd);
+
 /// The STACK_OF(PKCS7) and STACK_OF(PKCS12_SAFEBAG) accessors are macros.
 int CCertVaultShims_sk_PKCS7_num(const STACK_OF(PKCS7) *stack);
 PKCS7 *CCertVaultShims_sk_PKCS7_value(const STACK_OF(PKCS7) *stack, int index);

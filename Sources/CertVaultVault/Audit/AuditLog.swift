@@ -87,6 +87,50 @@ public struct AuditLog: Sendable {
         try writeHead(sequence: lastSequence + 1, mac: recordMAC)
     }
 
+    /// One record to append with ``appendMany(_:actor:now:)``.
+    struct Pending {
+        let action: String
+        let tenant: String?
+        let generation: Int?
+        let detail: String
+    }
+
+    /// Appends many records in large writes and updates the head once; the caller holds the
+    /// vault lock. For bulk work (and synthetic test vaults): the log's bytes are exactly those
+    /// of one ``append(actor:action:tenant:generation:detail:now:)`` per record.
+    func appendMany(_ records: [Pending], actor: String, now: Int64? = nil) throws {
+        guard !records.isEmpty else { return }
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
+        }
+        defer { close(fd) }
+        var (sequence, previous) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
+        let time = UTCTime.dateTime(now ?? UTCTime.now())
+        let cleanActor = AuditLog.clean(actor)
+        var block: [UInt8] = []
+        block.reserveCapacity(1 << 20)
+        for record in records {
+            sequence += 1
+            let fields = [
+                String(sequence), time, cleanActor, AuditLog.clean(record.action), AuditLog.clean(record.tenant ?? "-"),
+                record.generation.map(String.init) ?? "-", AuditLog.clean(record.detail.isEmpty ? "-" : record.detail), previous,
+            ]
+            let prefix = fields.joined(separator: "\t") + "\t"
+            previous = mac(prefix)
+            block += Array((prefix + previous + "\n").utf8)
+            if block.count >= 1 << 20 {
+                try block.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
+                block.removeAll(keepingCapacity: true)
+            }
+        }
+        try block.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
+        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
+            throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
+        }
+        try writeHead(sequence: sequence, mac: previous)
+    }
+
     /// The sequence number and mac of the log's last complete line, reading only its tail.
     func lastRecord(fd: Int32) throws -> (Int, String)? {
         let size = lseek(fd, 0, SEEK_END)
@@ -104,9 +148,18 @@ public struct AuditLog: Sendable {
             _ = newline.withUnsafeBytes { write(fd, $0.baseAddress, 1) }
             tail.append(UInt8(ascii: "\n"))
         }
-        for line in tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).reversed() {
-            let fields = String(decoding: line, as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
-            if fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
+        // From the end backwards, one line at a time: almost always the last line is a record,
+        // and only it is decoded (this runs on every store and read-out).
+        var end = tail.count - 1
+        while end > 0 {
+            var start = end
+            while start > 0 && tail[start - 1] != UInt8(ascii: "\n") { start -= 1 }
+            // A line cut by the window's start is incomplete: only lines that start in the window count.
+            if start > 0 || window == Int(size) {
+                let fields = String(decoding: tail[start..<end], as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
+                if fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
+            }
+            end = start - 1
         }
         throw VaultError.corrupt(path, "its last lines are not audit records", hint: "Run 'certvault audit verify'; restore the log from a backup.")
     }

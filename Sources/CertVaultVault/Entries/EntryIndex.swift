@@ -249,7 +249,8 @@ struct EntryIndex {
             return negative ? -value : value
         }
         var latest: [Key: EntrySummary] = [:]
-        latest.reserveCapacity(bytes.count / 160)
+        // Lines are 150-200 bytes: reserve for more than there can be, so the table never grows (a rehash of every entry).
+        latest.reserveCapacity(bytes.count / 120)
         func sorted() -> [EntrySummary] {
             latest.values.sorted { (a: EntrySummary, b: EntrySummary) -> Bool in
                 if a.tenant != b.tenant { return a.tenant < b.tenant }

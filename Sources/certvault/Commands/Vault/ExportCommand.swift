@@ -4,6 +4,10 @@ import CertVaultIssuer
 import CertVaultVault
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `certvault export`: read a stored certificate out of the vault (audited).
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,8 +42,17 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let tenantID = try TenantID(tenant)
         let opened = try vault.open()
+        var existing = stat()
+        if lstat(out, &existing) == 0 {
+            throw CertVaultError(.alreadyExists, "'\(out)' already exists; certvault never overwrites a file.",
+                                 hint: "Choose another --out, or move the old file away first.")
+        }
         let needsPassword = format != .pem
-        let passwords = needsPassword ? try PasswordSink(passwordOut ?? "\(out).password") : nil
+        let passwordSpec = needsPassword ? passwordOut ?? "\(out).password" : nil
+        let descriptor = try passwordSpec.flatMap { $0.hasPrefix("fd:") ? try PasswordSink($0) : nil }
+        let passwordFile = passwordSpec.flatMap { $0.hasPrefix("fd:") ? nil : $0 }
+        let leftover = try passwordFile.map(Self.existingPasswordFile) ?? .none
+        var wrotePassword = false
         do {
             let (chosen, payload, metadata) = try opened.readOut(tenant: tenantID, generation: generation, purpose: "\(purpose) (\(format.rawValue))")
             let bytes: [UInt8]
@@ -54,14 +67,83 @@ struct ExportCommand: ParsableCommand {
                 }
                 bytes = Array(("-----BEGIN CERTIFICATE-----\n" + lines.joined(separator: "\n") + "\n-----END CERTIFICATE-----\n").utf8)
             }
-            try PrivateFiles.writeNewFileAtomically(out, bytes: bytes)
-            try passwords?.record(tenant: tenantID, password: payload.password, withTenant: false)
+            // The password first, the file it opens last: a kill in between leaves a password
+            // file that the rerun recognises (it holds the same password) and keeps.
+            if let passwordFile {
+                let line = Self.passwordLine(payload.password)
+                switch leftover {
+                case .none:
+                    try Leftovers.writeNewFileAtomically(passwordFile, secret: line)
+                    wrotePassword = true
+                case .empty:
+                    Terminal.err("certvault: note: replacing the empty '\(passwordFile)' left by an interrupted export.\n")
+                    try Leftovers.replaceFileAtomically(passwordFile, secret: line)
+                    wrotePassword = true
+                case .candidate:
+                    guard Self.fileHolds(passwordFile, line) else {
+                        throw CertVaultError(.alreadyExists, "The password file '\(passwordFile)' already exists and holds another password.",
+                                             hint: "certvault never overwrites a password file; move it away, or give another --password-out.")
+                    }
+                    Terminal.err("certvault: note: kept '\(passwordFile)', left by an interrupted export of the same generation.\n")
+                }
+            }
+            try Leftovers.writeNewFileAtomically(out, bytes: bytes)
+            try descriptor?.record(tenant: tenantID, password: payload.password, withTenant: false)
             let note = metadata.status == .active ? "" : " (this generation is \(metadata.status.rawValue))"
+            let passwordNote = passwordFile.map { "'\($0)'" } ?? descriptor?.note ?? ""
             Terminal.out("Wrote \(tenantID) generation \(chosen)\(note) as \(format.rawValue) to \(out)"
-                + (needsPassword ? "; password to \(passwords?.note ?? "")" : "") + ".\n")
+                + (needsPassword ? "; password to \(passwordNote)" : "") + ".\n")
         } catch {
-            passwords?.removeFileIfUnused()
+            if wrotePassword, let passwordFile { Leftovers.shred(passwordFile) }
             throw error
+        }
+    }
+
+    /// What is already at the password file's path.
+    enum ExistingPassword { case none, empty, candidate }
+
+    /// An empty regular file of ours is a leftover of an interrupted export (older releases
+    /// created the file before reading); a short one may hold the same password from an
+    /// interrupted run (checked after the read); anything else is never touched.
+    static func existingPasswordFile(_ path: String) throws -> ExistingPassword {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return .none }
+        if (info.st_mode & S_IFMT) == S_IFREG && info.st_uid == geteuid() && info.st_mode & 0o077 == 0 {
+            if info.st_size == 0 { return .empty }
+            if info.st_size <= 1024 { return .candidate }
+        }
+        throw CertVaultError(.alreadyExists, "Cannot create the password file '\(path)': it already exists.",
+                             hint: "It must not exist yet; certvault never overwrites a password file.")
+    }
+
+    /// The password file's content: the password and a line feed.
+    static func passwordLine(_ password: SecretBytes) -> SecretBytes {
+        SecretBytes(count: password.count + 1) { buffer in
+            password.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<password.count]).copyMemory(from: $0) }
+            buffer[password.count] = UInt8(ascii: "\n")
+        }
+    }
+
+    /// Whether the file holds exactly `content` (compared in constant time; the copy is wiped).
+    static func fileHolds(_ path: String, _ content: SecretBytes) -> Bool {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        // One byte more than expected, to notice a longer file.
+        var bytes = [UInt8](repeating: 0, count: content.count + 1)
+        defer { SecureWipe.wipe(&bytes) }
+        var done = 0
+        while done < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            done += got
+        }
+        guard done == content.count else { return false }
+        return content.withUnsafeBytes { expected in
+            var difference: UInt8 = 0
+            for index in 0..<expected.count { difference |= bytes[index] ^ expected[index] }
+            return difference == 0
         }
     }
 }

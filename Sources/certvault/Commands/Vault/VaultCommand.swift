@@ -1,12 +1,13 @@
 import ArgumentParser
 import CertVaultCore
+import CertVaultIssuer
 import CertVaultVault
 
 /// `certvault vault ...`: integrity and key management.
 struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault", abstract: "Check the vault and manage its keys.",
-        subcommands: [Verify.self, Reindex.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self])
+        subcommands: [Verify.self, Reindex.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self, Cleanup.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -115,10 +116,32 @@ extension VaultCommand {
         @OptionGroup var vault: VaultOptions
 
         func run() throws {
-            let restored = try Vault.restore(from: bundle, to: vault.vaultPath, unlock: vault.protection())
-            let report = try restored.verify()
+            let (restored, report) = try Vault.restoreAndVerify(from: bundle, to: vault.vaultPath, unlock: vault.protection())
             Terminal.out("Restored \(report.entries) entries into \(restored.path); verify: \(report.intact ? "intact" : "\(report.problems.count) problem(s)").\n")
             if !report.intact { throw ExitCode(1) }
+        }
+    }
+
+    struct Cleanup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove what interrupted runs left: temporary files in the vault, unfinished restores beside it; "
+                + "with --exports DIR, unfinished export folders there. Files are overwritten before they are deleted.",
+            discussion: """
+                Nothing a running certvault is writing is touched: inside the vault only temporary files found \
+                while holding the vault's lock are removed (every writer holds it), and a staging folder only when \
+                no process holds its lock and it is older than \(Leftovers.minimumAge) seconds. The next write \
+                into a tenant folder, and the next export into a folder, remove their leftovers on their own.
+                """)
+
+        @OptionGroup var vault: VaultOptions
+
+        @Option(name: .long, help: ArgumentHelp("Also clean this export folder (as given to 'issue --out').", valueName: "dir"))
+        var exports: [String] = []
+
+        func run() throws {
+            var removed = try vault.open().removeLeftovers()
+            for folder in exports { removed += CredentialExport.removeLeftovers(in: folder).map { "\(folder)/\($0)" } }
+            Terminal.out(removed.isEmpty ? "No leftovers found.\n" : "Removed \(removed.count) leftover(s): \(removed.joined(separator: ", ")).\n")
         }
     }
 }
