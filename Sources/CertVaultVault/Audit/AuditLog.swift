@@ -157,11 +157,23 @@ public struct AuditLog: Sendable {
             // A line cut by the window's start is incomplete: only lines that start in the window count.
             if start > 0 || window == Int(size) {
                 let fields = String(decoding: tail[start..<end], as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
-                if fields.count == 9, let sequence = Int(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
+                if fields.count == 9, let sequence = AuditLog.sequenceNumber(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
             }
             end = start - 1
         }
         throw VaultError.corrupt(path, "its last lines are not audit records", hint: "Run 'certvault audit verify'; restore the log from a backup.")
+    }
+
+    /// The largest sequence number a record or the head may carry (2^52, far beyond any real
+    /// log): arithmetic on a sequence number read from a file can then never overflow, however
+    /// the file was planted or corrupted.
+    static let maximumSequence = 1 << 52
+
+    /// A sequence number read from the log or its head: decimal, 1 to ``maximumSequence``;
+    /// nil for anything else (a malformed record, never a trap).
+    static func sequenceNumber(_ text: some StringProtocol) -> Int? {
+        guard let value = Int(text), value >= 1, value <= maximumSequence else { return nil }
+        return value
     }
 
     /// The last sequence number and mac, from `audit.head`, authenticated.
@@ -169,7 +181,7 @@ public struct AuditLog: Sendable {
         guard let bytes = try? Vault.readFile(headPath, limit: 4096) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         let parts = text.trimmingCharacters(in: .newlines).split(separator: "\t").map(String.init)
-        guard parts.count == 3, let sequence = Int(parts[0]), AEAD.equalHex(mac("head\t\(parts[0])\t\(parts[1])"), parts[2]) else {
+        guard parts.count == 3, let sequence = AuditLog.sequenceNumber(parts[0]), AEAD.equalHex(mac("head\t\(parts[0])\t\(parts[1])"), parts[2]) else {
             throw VaultError.authentication(headPath, "audit head")
         }
         return (sequence, parts[1])
@@ -196,7 +208,7 @@ public struct AuditLog: Sendable {
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let lineNumber = index + 1
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 9, let sequence = Int(fields[0]) else {
+            guard fields.count == 9, let sequence = AuditLog.sequenceNumber(fields[0]) else {
                 problems.append("line \(lineNumber): malformed record")
                 continue
             }
