@@ -142,6 +142,13 @@ extension Vault {
                                              hint: "Copy the whole backup file again, or use another backup.")
                 }
                 let length = Int(lengthBytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                // Checked before anything is read or allocated: a planted length cannot make
+                // restore reserve gigabytes (the fuzzers found that it did).
+                let overhead = Int(crypto_secretstream_xchacha20poly1305_abytes())
+                guard length >= overhead, length <= backupChunk + overhead else {
+                    throw VaultError.corrupt(bundlePath, "chunk \(chunks + 1) claims \(length) bytes; a chunk holds \(overhead) to \(backupChunk + overhead)",
+                                             hint: "The bundle is damaged or not a certvault backup: use another backup.")
+                }
                 let sealed = try input.read(length, what: "chunk \(chunks + 1)")
                 let final = try opener.open(sealed, index: chunks, into: &sink)
                 chunks += 1

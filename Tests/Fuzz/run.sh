@@ -7,6 +7,9 @@
 #
 # CERTVAULT_FUZZ_KEEP=DIR keeps the corpus each target grows in DIR/<target> (and starts from
 # it next time), for longer campaigns or a CI cache.
+# CERTVAULT_FUZZ_SEED=N fixes libFuzzer's random seed, so that a run explores the same inputs
+# in the same order each time (CI uses it: a run that passed before a submission passes in CI,
+# and new finds come from developers' longer campaigns, not from chance during a CI run).
 #
 # New inputs the fuzzer finds go to a temporary folder, not into the committed corpus; to keep
 # one (say, a reproducer of a fixed crash), copy it into Tests/Fuzz/corpus/<target>/, where
@@ -54,6 +57,7 @@ for target in "${targets[@]}"; do
     SWIFT_BACKTRACE=enable=no CERTVAULT_FUZZ_TARGET="$target" CERTVAULT_FUZZ_SCRATCH="$scratch" \
         "$binary" "$grown" "$fuzz/corpus/$target" $( [ -d "$work/fresh/$target" ] && echo "$work/fresh/$target" ) \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 \
+        ${CERTVAULT_FUZZ_SEED:+-seed="$CERTVAULT_FUZZ_SEED"} \
         -dict="$work/$target.dict" -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target-" >"$log" 2>&1 || status=FAILED
     stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
