@@ -15,7 +15,12 @@ struct CrashSafetyTests {
         let tenant = try TenantID("crash")
         var reportedStored: Set<Int> = []
         var reportedRetired: Set<Int> = []
-        for round in 0..<25 {
+        // 25 rounds at least; on a loaded machine (the whole suite runs in parallel) a writer may
+        // still be starting when it is killed, so more rounds follow, with later kills, until at
+        // least 10 writes were reported done (at most 150 rounds).
+        var round = 0
+        while round < 25 || (reportedStored.count < 10 && round < 150) {
+            defer { round += 1 }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Self.writer)
             process.arguments = [dir.file("vault"), dir.file("key/root.key"), "crash"]
@@ -23,8 +28,9 @@ struct CrashSafetyTests {
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
             try process.run()
-            // Kill at a different moment each round: 5 to 125 ms after start.
-            usleep(UInt32(5_000 + (round * 37_000) % 120_000))
+            // Kill at a different moment each round: 5 to 125 ms after start (plus 300 ms in the
+            // rounds after the first 25, which only run when too few writes were done).
+            usleep(UInt32(5_000 + (round * 37_000) % 120_000 + (round >= 25 ? 300_000 : 0)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer ended on its own")
