@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // certvault: per-tenant certificate issuance and an encrypted vault for Veeam Backup for Microsoft 365.
 
 import PackageDescription
@@ -24,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         // CSV intake (tenant and onboarding files): a maintained RFC 4180 reader instead of our own.
         .package(url: "https://github.com/swiftcsv/SwiftCSV.git", from: "0.10.0"),
+        // The service (certvault serve): Hummingbird 2 without its optional swift-configuration trait.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: The wall around C: system libraries and one thin shim target.
@@ -120,6 +126,45 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Who may do what: scopes, API tokens (only their hashes stored, sealed like the vault) and access
+        // policies (policy/access/*.toml). No HTTP server here: the CLI's `token` commands use it too.
+        .target(
+            name: "CertVaultAccess",
+            dependencies: [
+                "CertVaultCore", "CertVaultPolicy", "CertVaultVault", "CSodium",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The configuration file shared by `certvault serve` and the CLI's VB365 commands.
+        .target(
+            name: "CertVaultConfiguration",
+            dependencies: [
+                "CertVaultCore", "CertVaultPolicy", "CertVaultVault", "CertVaultHTTP", "CertVaultVB365",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The HTTP service (certvault serve): routes, authentication, controllers. The only target that
+        // imports the HTTP server; the libraries above never do.
+        .target(
+            name: "CertVaultServer",
+            dependencies: [
+                "CertVaultCore", "CertVaultPolicy", "CertVaultIssuer", "CertVaultVault", "CertVaultVB365",
+                "CertVaultOnboarding", "CertVaultAccess", "CertVaultConfiguration",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Programs.
         .executableTarget(
             name: "certvault",
@@ -132,6 +177,9 @@ let package = Package(
                 "CertVaultVB365",
                 "CertVaultVB365Simulator",
                 "CertVaultOnboarding",
+                "CertVaultAccess",
+                "CertVaultConfiguration",
+                "CertVaultServer",
                 "CCurl",
                 "COpenSSL",
                 "CSodium",
@@ -215,6 +263,28 @@ let package = Package(
         .testTarget(
             name: "CertVaultCLITests",
             dependencies: ["CertVaultTesting", "CertVaultIssuer", "CertVaultVB365", "CertVaultVB365Simulator", "certvault"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultAccessTests",
+            dependencies: ["CertVaultAccess", "CertVaultVault", "CertVaultCore", "CertVaultTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultConfigurationTests",
+            dependencies: ["CertVaultConfiguration", "CertVaultVault", "CertVaultVB365", "CertVaultCore", "CertVaultTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultServerTests",
+            dependencies: [
+                "CertVaultServer", "CertVaultAccess", "CertVaultConfiguration", "CertVaultOnboarding", "CertVaultVault",
+                "CertVaultIssuer", "CertVaultPolicy", "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultCore",
+                "CertVaultTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
