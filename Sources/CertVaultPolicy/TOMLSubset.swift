@@ -1,13 +1,13 @@
 internal import CertVaultCore
 
 /// A value in a policy file.
-enum TOMLValue: Hashable, Sendable {
+package enum TOMLValue: Hashable, Sendable {
     case string(String)
     case integer(Int)
     case boolean(Bool)
     case array([TOMLValue])
 
-    var typeName: String {
+    package var typeName: String {
         switch self {
         case .string: "a string"
         case .integer: "an integer"
@@ -18,41 +18,41 @@ enum TOMLValue: Hashable, Sendable {
 }
 
 /// One `key = value` line of a policy file, with where it stood.
-struct TOMLEntry: Hashable, Sendable {
-    let key: String
-    let value: TOMLValue
-    let line: Int
+package struct TOMLEntry: Hashable, Sendable {
+    package let key: String
+    package let value: TOMLValue
+    package let line: Int
 }
 
 /// One `[table]` of a policy file: its entries in file order.
-struct TOMLTable: Hashable, Sendable {
-    let name: String
-    let line: Int
-    var entries: [TOMLEntry] = []
+package struct TOMLTable: Hashable, Sendable {
+    package let name: String
+    package let line: Int
+    package var entries: [TOMLEntry] = []
 }
 
 /// A parse failure with the line it happened on.
-struct TOMLSyntaxError: Error {
-    let line: Int
-    let message: String
+package struct TOMLSyntaxError: Error {
+    package let line: Int
+    package let message: String
 }
 
-/// A parser for the subset of TOML 1.0 that policy files use: comments, `[table]` headers with
+/// A parser for the subset of TOML 1.0 that policy, access-policy and configuration files use: comments, `[table]` headers with
 /// bare or dotted names, bare keys, basic and literal strings, decimal integers, booleans and
 /// arrays (which may span lines). Anything else (floats, dates, inline tables, multi-line
 /// strings, dotted keys) is refused with the line number, never guessed at.
 ///
 /// A hand-written parser instead of a TOML package: policy files are small, and every error a
 /// user sees needs a line number, including the semantic ones found after parsing.
-struct TOMLSubsetParser {
+package struct TOMLSubsetParser {
     private let bytes: [UInt8]
     private var index = 0
     private var line = 1
 
-    init(_ text: String) { bytes = Array(text.utf8) }
+    package init(_ text: String) { bytes = Array(text.utf8) }
 
     /// Parses the whole text. Keys before the first header belong to the table named "".
-    mutating func parse() throws(TOMLSyntaxError) -> [TOMLTable] {
+    package mutating func parse() throws(TOMLSyntaxError) -> [TOMLTable] {
         var tables = [TOMLTable(name: "", line: 1)]
         var seenTables: Set<String> = [""]
         var seenKeys: Set<String> = []
