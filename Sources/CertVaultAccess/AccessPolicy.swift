@@ -1,5 +1,5 @@
-public import CertVaultCore
-package import CertVaultPolicy
+internal import CertVaultCore
+internal import CertVaultPolicy
 
 /// A named set of scopes over a set of tenants (`policy/access/NAME.toml`). A token bound to a policy
 /// gets what the policy says at the moment of each request, so tightening the policy tightens every

@@ -1,4 +1,4 @@
-public import CertVaultCore
+internal import CertVaultCore
 internal import Foundation
 
 #if canImport(Glibc)

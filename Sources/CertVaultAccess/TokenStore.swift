@@ -129,6 +129,17 @@ public final class TokenStore: TokenAuthority, Sendable {
         }
     }
 
+    /// The tokens (not revoked) bound to a policy that the current policies do not have: they grant
+    /// nothing. The service logs them at start, so a renamed or deleted policy is noticed.
+    ///
+    /// - Throws: the errors of reading the store.
+    public func tokensWithMissingPolicy() throws -> [TokenInfo] {
+        try refreshIfChanged()
+        return state.withLock { state in
+            state.file.tokens.filter { $0.revoked == nil && $0.policy.map { state.policies[$0] == nil } == true }.map(\.info)
+        }
+    }
+
     // MARK: Managing tokens
 
     /// Every token, revoked and expired ones included, oldest first; "last used" includes uses not yet
