@@ -28,6 +28,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 .response(from: request, context: context)
         } catch let error as HTTPError {
             return try ProblemMiddleware.problem(for: error).response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            // NIO's "too many bytes" from collecting a body over the cap (413), among others.
+            return try ProblemMiddleware.problem(for: HTTPError(error.status)).response(from: request, context: context)
         } catch {
             context.logger.error("request failed with an unexpected error", metadata: ["error": "\(type(of: error))"])
             return try Problem(.internalServerError, code: "internal-error",
