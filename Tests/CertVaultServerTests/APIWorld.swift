@@ -69,7 +69,9 @@ final class APIWorld: @unchecked Sendable {
         let keyFile = dir.file("key/root.key")
         _ = try Vault.create(at: dir.file("vault"), protection: .keyFile(path: keyFile))
         try FileManager.default.createDirectory(atPath: dir.file("policy"), withIntermediateDirectories: true)
-        try dir.write("policy/fast.toml", "name = \"fast\"\n[key]\nbits = 2048\n")
+        // A policy by name, as the service's policy folder holds them.
+        let text = try String(contentsOfFile: TestEnvironment.policy("default"), encoding: .utf8)
+        try dir.write("policy/fast.toml", text.replacingOccurrences(of: "name = \"default\"", with: "name = \"fast\""))
 
         var configuration = ServiceConfiguration()
         configuration.vault = .init(path: dir.file("vault"), unlock: .keyFile(keyFile))

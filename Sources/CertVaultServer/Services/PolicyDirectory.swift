@@ -1,5 +1,6 @@
 import HTTPTypes
 public import CertVaultPolicy
+import CertVaultCore
 import Foundation
 
 /// The issuance policies a request may name: `NAME.toml` files in the configured policy folder
@@ -30,7 +31,15 @@ public struct PolicyDirectory: Sendable {
     public func load(_ name: String) throws -> IssuancePolicy {
         guard PolicyDirectory.isValidName(name) else { throw unknown(name) }
         let path = "\(folder)/\(name).toml"
-        if FileManager.default.fileExists(atPath: path) { return try PolicyLoader.load(path: path) }
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                return try PolicyLoader.load(path: path)
+            } catch let error as CertVaultError {
+                // The request named a policy that exists; its file is the server's problem.
+                throw Problem(.internalServerError, code: error.code.name, detail: error.reason,
+                              hint: "Fix the policy file on the server ('certvault policy check FILE' says what is wrong).")
+            }
+        }
         if name == "default" { return try PolicyLoader.builtInDefault() }
         throw unknown(name)
     }
