@@ -164,6 +164,18 @@ enum TenantHandlers {
         let tenant = try input.pathTenant()
         _ = try Query(request, allowed: [])
         let body = try await JSONBody.decode(IssueBody.self, from: request, context: context, emptyIsObject: true)
+        for (field, value) in [("organization", body.organization), ("domain", body.domain)] {
+            guard let value else { continue }
+            // Template values end up in the subject and the PKCS#12 friendly name (a BMPString):
+            // plain text of the Basic Multilingual Plane only (OpenSSL cannot encode the rest).
+            guard (1...256).contains(value.count),
+                  !value.unicodeScalars.contains(where: { DisplayText.needsEscape($0) || $0.value > 0xFFFF }) else {
+                throw Problem(.badRequest, code: "invalid-body",
+                              detail: "The field '\(field)' must be 1 to 256 characters of plain text (no control characters, "
+                                  + "nothing outside Unicode's Basic Multilingual Plane such as emoji).",
+                              hint: "Send the name as it should appear in the certificate, e.g. \"Contoso Ltd\".")
+            }
+        }
         let services = input.services
         let configured = services.configuration.onboarding.policy
         let policies = services.policies
