@@ -17,8 +17,8 @@ public func buildRouter(configuration: ServiceConfiguration, logger: Logger) -> 
 
 /// Builds the service's router with every route of ``APIRoutes/all`` plus `extraRoutes`.
 ///
-/// Middleware, outermost first: ``ProblemMiddleware`` (every error becomes problem+json),
-/// ``BodyLimitMiddleware`` (the configured body cap), then, on protected routes only,
+/// Middleware, outermost first: ``ProblemMiddleware`` (every error becomes problem+json), request
+/// logging at debug level (the `Authorization` header redacted), ``BodyLimitMiddleware`` (the configured body cap), then, on protected routes only,
 /// ``TokenAuthenticationMiddleware``. Each route then checks its scope and tenant (``APIRoute``).
 ///
 /// Other parts of the service plug in here: `extraRoutes` for routes that belong in the route
@@ -29,6 +29,8 @@ public func buildRouter(services: AppServices, logger: Logger, extraRoutes: [API
                         configure: (Router<CertVaultRequestContext>) -> Void = { _ in }) -> Router<CertVaultRequestContext> {
     let router = Router(context: CertVaultRequestContext.self)
     router.add(middleware: ProblemMiddleware())
+    // Requests at debug level, with their headers but never the token's value.
+    router.add(middleware: LogRequestsMiddleware(.debug, includeHeaders: .all(except: [.cookie]), redactHeaders: [.authorization]))
     router.add(middleware: BodyLimitMiddleware(maximum: services.configuration.maxRequestBodyBytes))
     configure(router)
     let protected = router.group()

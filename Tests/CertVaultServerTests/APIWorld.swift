@@ -87,7 +87,9 @@ final class APIWorld: @unchecked Sendable {
                                 issuer: Issuer(policy: try PolicyLoader.builtInDefault(), logger: Self.logger), logger: Self.logger)
         onboarding.pollInterval = 0.1
         let probe = ReadinessProbe(vb365: { _ = try client.serviceInstance() }, cacheSeconds: readinessCache)
-        services = AppServices(configuration: configuration, work: work, vault: VaultService(vault: try Self.openVault(dir), work: work),
+        // Two handles, as the service opens several: calls run side by side and coordinate by the vault's lock.
+        let vault = VaultService(handles: [try Self.openVault(dir), try Self.openVault(dir)], work: work)
+        services = AppServices(configuration: configuration, work: work, vault: vault,
                                tokens: tokens, onboardingStore: store, onboarding: onboarding, readiness: probe)
     }
 
@@ -118,8 +120,8 @@ final class APIWorld: @unchecked Sendable {
     }
 
     /// The application under test (no socket).
-    func app() -> some ApplicationProtocol {
-        Application(router: buildRouter(services: services, logger: Self.logger))
+    func app(logger: Logger = APIWorld.logger) -> some ApplicationProtocol {
+        Application(router: buildRouter(services: services, logger: logger), logger: logger)
     }
 
     /// Every file below the vault and onboarding folders with its size (to prove nothing was written).
