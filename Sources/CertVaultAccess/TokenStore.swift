@@ -24,7 +24,8 @@ internal import Glibc
 ///
 /// "Last used" is kept in memory and written at most every ``lastUsedFlushInterval`` seconds through
 /// ``flushLastUsedIfDue(now:)`` (and at shutdown through ``flushLastUsed(now:)``), never on the request
-/// path: ``grant(for:now:)`` never writes.
+/// path: ``grant(for:now:)`` never writes. Through the protocol these are ``TokenAuthority/flushIfDue(now:)``
+/// and ``TokenAuthority/flush(now:)``.
 public final class TokenStore: TokenAuthority, Sendable {
     /// The store's file.
     public let path: String
@@ -271,6 +272,12 @@ public final class TokenStore: TokenAuthority, Sendable {
         let due = state.withLock { now - $0.lastFlush >= TokenStore.lastUsedFlushInterval }
         return due ? try flushLastUsed(now: now) : 0
     }
+
+    /// ``TokenAuthority`` conformance: ``flushLastUsedIfDue(now:)``.
+    public func flushIfDue(now: Int64) throws { try flushLastUsedIfDue(now: now) }
+
+    /// ``TokenAuthority`` conformance: ``flushLastUsed(now:)``.
+    public func flush(now: Int64) throws { try flushLastUsed(now: now) }
 
     // MARK: The file
 

@@ -268,6 +268,14 @@ struct TokenStoreTests {
         #expect(try store.flushLastUsedIfDue(now: now + 131) == 0, "not due within \(TokenStore.lastUsedFlushInterval) s")
         #expect(try store.flushLastUsed(now: now + 132) == 1, "at shutdown")
         #expect(try fixture.store().list().first?.lastUsed == now + 130)
+        // The service holds the store as `any TokenAuthority`: the flushes reach it through the protocol.
+        let authority: any TokenAuthority = store
+        #expect(try authority.grant(for: issued.token, now: now + 500) != nil)
+        try authority.flushIfDue(now: now + 501)
+        #expect(try fixture.store().list().first?.lastUsed == now + 500)
+        #expect(try authority.grant(for: issued.token, now: now + 510) != nil)
+        try authority.flush(now: now + 511)
+        #expect(try fixture.store().list().first?.lastUsed == now + 510)
     }
 
     @Test("Lifetimes: 90d, 12h, 30m, none; others and more than 1095d are refused")
