@@ -3,6 +3,7 @@ import CertVaultCore
 import CertVaultTesting
 import CertVaultVault
 import Foundation
+import Synchronization
 import Testing
 
 /// A fresh vault (key file) and the token store inside it.
@@ -170,6 +171,24 @@ struct TokenStoreTests {
         #expect(try service.grant(for: issued.token, now: now + 2) == nil)
         let created = try fixture.store().create(name: "new", scopes: [.auditRead], tenants: nil, policy: nil, expires: nil, now: now)
         #expect(try service.grant(for: created.token, now: now + 3)?.scopes == [.auditRead])
+    }
+
+    @Test("Two handles creating tokens at the same time lose none (writers take the store's lock and re-read)")
+    func concurrentWriters() throws {
+        let fixture = try StoreFixture()
+        let handles = [try fixture.store(), try fixture.store()]
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 20) { index in
+            do {
+                _ = try handles[index % 2].create(name: "t\(index)", scopes: [.tenantsRead], tenants: nil, policy: nil, expires: nil, now: now)
+            } catch {
+                failures.withLock { $0 += 1 }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        let listed = try fixture.store().list()
+        #expect(listed.count == 20)
+        #expect(Set(listed.map(\.name)).count == 20)
     }
 
     @Test("Revoking an unknown accessor is a clear error; a token given as accessor is refused without being repeated")
