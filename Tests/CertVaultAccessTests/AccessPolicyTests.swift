@@ -18,7 +18,8 @@ struct AccessPolicyTests {
 
     @Test("Tenants: ids and patterns, \"*\" for every tenant, [] for none")
     func tenants() throws {
-        let listed = try AccessPolicy.parse("name = \"p\"\nscopes = [\"tenants:read\"]\ntenants = [\"contoso\", \"eu-*\"]\n", file: "access/p.toml")
+        let listed = try AccessPolicy.parse(
+            "name = \"p\"\nscopes = [\"tenants:read\"]\ntenants = [\"contoso\", \"eu-*\"]\n", file: "access/p.toml")
         #expect(listed.tenants?.matches(try TenantID("eu-x")) == true)
         #expect(listed.tenants?.matches(try TenantID("us-x")) == false)
         let all = try AccessPolicy.parse("name = \"p\"\nscopes = [\"tenants:read\"]\ntenants = [\"*\"]\n", file: "p.toml")

@@ -12,8 +12,9 @@ struct TokenStoreTamperTests {
     func storeWithTokens() throws -> (StoreFixture, IssuedToken) {
         let fixture = try StoreFixture()
         let store = try fixture.store()
-        let issued = try store.create(name: "reader", scopes: [.tenantsRead], tenants: try TenantSelector(["contoso"]), policy: nil,
-                                      expires: nil, now: now)
+        let issued = try store.create(
+            name: "reader", scopes: [.tenantsRead], tenants: try TenantSelector(["contoso"]), policy: nil,
+            expires: nil, now: now)
         _ = try store.create(name: "other", scopes: [.auditRead], tenants: nil, policy: nil, expires: nil, now: now)
         return (fixture, issued)
     }
@@ -46,7 +47,9 @@ struct TokenStoreTamperTests {
     func widened() throws {
         let (fixture, issued) = try storeWithTokens()
         let original = String(decoding: try fixture.fileBytes(), as: UTF8.self)
-        for (from, to) in [("\"tenants:read\"", "\"tokens:admin\""), ("[\"contoso\"]", "null"), ("\"name\":\"reader\"", "\"name\":\"admin!\"")] {
+        for (from, to) in [
+            ("\"tenants:read\"", "\"tokens:admin\""), ("[\"contoso\"]", "null"), ("\"name\":\"reader\"", "\"name\":\"admin!\""),
+        ] {
             try fixture.replaceFile(Array(original.replacingOccurrences(of: from, with: to).utf8))
             expectRefused(fixture, token: issued)
         }
@@ -56,7 +59,8 @@ struct TokenStoreTamperTests {
     func forgedRecord() throws {
         let (fixture, issued) = try storeWithTokens()
         let original = String(decoding: try fixture.fileBytes(), as: UTF8.self)
-        let forged = #"token {"accessor":"0123456789abcdef","created":1,"hash":""# + String(repeating: "ab", count: 32)
+        let forged =
+            #"token {"accessor":"0123456789abcdef","created":1,"hash":""# + String(repeating: "ab", count: 32)
             + #"","name":"forged","scopes":["tokens:admin"]}"#
         var lines = original.split(separator: "\n").map(String.init)
         lines.insert(forged, at: lines.count - 1)

@@ -81,8 +81,10 @@ struct TokenStoreTests {
         var padded = secretPart.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "="
         let raw = try #require(Data(base64Encoded: padded))
         padded = ""
-        for needle in [Array(token.utf8), Array(secretPart.utf8), Array(raw), Array(Hex.lower(raw).utf8), Array(Hex.upper(raw).utf8),
-                       Array(secretPart.prefix(16).utf8)] {
+        for needle in [
+            Array(token.utf8), Array(secretPart.utf8), Array(raw), Array(Hex.lower(raw).utf8), Array(Hex.upper(raw).utf8),
+            Array(secretPart.prefix(16).utf8),
+        ] {
             #expect(!contains(file, needle))
         }
         // What is there: the accessor and a 64-hex-digit hash.
@@ -122,8 +124,9 @@ struct TokenStoreTests {
     func grants() throws {
         let fixture = try StoreFixture()
         let store = try fixture.store()
-        let issued = try store.create(name: "eu", scopes: [.tenantsRead, .credentialsRead], tenants: try TenantSelector(["contoso", "eu-*"]),
-                                      policy: nil, expires: now + 3600, now: now)
+        let issued = try store.create(
+            name: "eu", scopes: [.tenantsRead, .credentialsRead], tenants: try TenantSelector(["contoso", "eu-*"]),
+            policy: nil, expires: now + 3600, now: now)
         let grant = try #require(try store.grant(for: issued.token, now: now + 10))
         #expect(grant.accessor == issued.info.accessor)
         #expect(grant.name == "eu")
@@ -180,7 +183,8 @@ struct TokenStoreTests {
         let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: 20) { index in
             do {
-                _ = try handles[index % 2].create(name: "t\(index)", scopes: [.tenantsRead], tenants: nil, policy: nil, expires: nil, now: now)
+                _ = try handles[index % 2].create(
+                    name: "t\(index)", scopes: [.tenantsRead], tenants: nil, policy: nil, expires: nil, now: now)
             } catch {
                 failures.withLock { $0 += 1 }
             }
@@ -224,7 +228,9 @@ struct TokenStoreTests {
             ("past", [.tenantsRead], nil, nil, now - 1, .invalidInput),
         ]
         for (name, scopes, tenants, policy, expires, code) in cases {
-            let error = thrownError { try store.create(name: name, scopes: scopes, tenants: tenants, policy: policy, expires: expires, now: now) }
+            let error = thrownError {
+                try store.create(name: name, scopes: scopes, tenants: tenants, policy: policy, expires: expires, now: now)
+            }
             #expect(error?.code == code, "\(name)")
         }
         #expect(try store.list().isEmpty)
@@ -241,9 +247,10 @@ struct TokenStoreTests {
         let before = try #require(try store.grant(for: issued.token, now: now))
         #expect(before.permits(.credentialsRead))
         #expect(before.covers(try TenantID("us-contoso")))
-        store.replacePolicies(try AccessPolicySet([
-            AccessPolicy(name: "restore-tooling", scopes: [.tenantsRead], tenants: try TenantSelector(["eu-*"])),
-        ]))
+        store.replacePolicies(
+            try AccessPolicySet([
+                AccessPolicy(name: "restore-tooling", scopes: [.tenantsRead], tenants: try TenantSelector(["eu-*"]))
+            ]))
         let after = try #require(try store.grant(for: issued.token, now: now))
         #expect(!after.permits(.credentialsRead))
         #expect(!after.covers(try TenantID("us-contoso")))

@@ -5,8 +5,10 @@ import Testing
 @Suite("certvault token create, list and revoke", .serialized)
 struct TokenCommandTests {
     func env(_ dir: TemporaryDirectory) -> [String: String] {
-        ["CERTVAULT_VAULT": dir.file("vault"), "CERTVAULT_KEY_FILE": dir.file("vault-key/root.key"),
-         "CERTVAULT_ACCESS_POLICIES": "\(TestEnvironment.packageRoot)/policy/access"]
+        [
+            "CERTVAULT_VAULT": dir.file("vault"), "CERTVAULT_KEY_FILE": dir.file("vault-key/root.key"),
+            "CERTVAULT_ACCESS_POLICIES": "\(TestEnvironment.packageRoot)/policy/access",
+        ]
     }
 
     func initialized() throws -> TemporaryDirectory {
@@ -20,8 +22,11 @@ struct TokenCommandTests {
     func roundTrip() throws {
         let dir = try initialized()
         let env = env(dir)
-        let created = try CLI.run(["token", "create", "--name", "restore", "--scope", "tenants:read,credentials:read",
-                                   "--tenant", "contoso", "--tenant", "eu-*", "--expires", "90d"], environment: env)
+        let created = try CLI.run(
+            [
+                "token", "create", "--name", "restore", "--scope", "tenants:read,credentials:read",
+                "--tenant", "contoso", "--tenant", "eu-*", "--expires", "90d",
+            ], environment: env)
         try #require(created.status == 0, "\(created.stderr)")
         let token = created.stdout.trimmingCharacters(in: .newlines)
         #expect(created.stdout == token + "\n", "stdout holds the token and nothing else")
@@ -73,8 +78,9 @@ struct TokenCommandTests {
     @Test("A token bound to an access policy lists the policy")
     func policyBound() throws {
         let dir = try initialized()
-        let created = try CLI.run(["token", "create", "--name", "restore", "--policy", "restore-tooling", "--expires", "12h"],
-                                  environment: env(dir))
+        let created = try CLI.run(
+            ["token", "create", "--name", "restore", "--policy", "restore-tooling", "--expires", "12h"],
+            environment: env(dir))
         try #require(created.status == 0, "\(created.stderr)")
         let list = try CLI.run(["token", "list"], environment: env(dir))
         #expect(list.stdout.contains("policy:restore-tooling"))
@@ -84,7 +90,9 @@ struct TokenCommandTests {
         #expect(first["scopes"] as? [String] == [])
     }
 
-    @Test("Refusals: unknown scope (the scopes are listed), unknown policy, policy with scopes, bad lifetime, unknown accessor, a token as accessor")
+    @Test(
+        "Refusals: unknown scope (the scopes are listed), unknown policy, policy with scopes, bad lifetime, unknown accessor, a token as accessor"
+    )
     func refusals() throws {
         let dir = try initialized()
         let env = env(dir)
@@ -95,7 +103,8 @@ struct TokenCommandTests {
         let policy = try CLI.run(["token", "create", "--name", "x", "--policy", "nope"], environment: env)
         #expect(policy.status == 1)
         #expect(policy.stderr.contains("restore-tooling"), "the hint lists the known policies: \(policy.stderr)")
-        let both = try CLI.run(["token", "create", "--name", "x", "--policy", "restore-tooling", "--scope", "audit:read"], environment: env)
+        let both = try CLI.run(
+            ["token", "create", "--name", "x", "--policy", "restore-tooling", "--scope", "audit:read"], environment: env)
         #expect(both.status == 64)
         let neither = try CLI.run(["token", "create", "--name", "x"], environment: env)
         #expect(neither.status == 64)

@@ -20,12 +20,18 @@ struct TokenCommand: ParsableCommand {
 
 /// Where the token store and the access policies are.
 struct TokenStoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The token store (default: $CERTVAULT_TOKEN_STORE, else 'tokens' in the vault folder).",
-                                            valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The token store (default: $CERTVAULT_TOKEN_STORE, else 'tokens' in the vault folder).",
+            valueName: "path"))
     var store: String?
 
-    @Option(name: .long, help: ArgumentHelp("The access policy folder (default: $CERTVAULT_ACCESS_POLICIES, else policy/access).",
-                                            valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The access policy folder (default: $CERTVAULT_ACCESS_POLICIES, else policy/access).",
+            valueName: "dir"))
     var accessPolicies: String?
 
     func storePath(vault: VaultOptions) -> String {
@@ -91,8 +97,11 @@ struct TokenCreateCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Scopes, comma-separated or repeated.", valueName: "scope[,scope...]"))
     var scope: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("A tenant id or pattern (eu-*) the token covers; repeat for more. None: every tenant.",
-                                            valueName: "tenant"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A tenant id or pattern (eu-*) the token covers; repeat for more. None: every tenant.",
+            valueName: "tenant"))
     var tenant: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Bind the token to this access policy instead of --scope/--tenant.", valueName: "name"))
@@ -112,18 +121,21 @@ struct TokenCreateCommand: ParsableCommand {
             throw ValidationError("Give --policy alone, or --scope (and --tenant) without --policy: a policy sets both.")
         }
         if policy == nil && scope.isEmpty {
-            throw ValidationError("Give --scope with one or more of \(Scope.allCases.map(\.rawValue).joined(separator: ", ")), or --policy NAME.")
+            throw ValidationError(
+                "Give --scope with one or more of \(Scope.allCases.map(\.rawValue).joined(separator: ", ")), or --policy NAME.")
         }
     }
 
     func run() throws {
-        let scopes = Set(try scope.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map {
-            try Scope.parse(String($0).trimmingCharacters(in: .whitespaces))
-        })
+        let scopes = Set(
+            try scope.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map {
+                try Scope.parse(String($0).trimmingCharacters(in: .whitespaces))
+            })
         let entries = tenant.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if entries.contains("*") && entries.count > 1 {
-            throw CertVaultError(.invalidInput, "'*' covers every tenant; nothing else may be given with it.",
-                                 hint: "Give --tenant '*' alone, or only the tenants and patterns the token needs.")
+            throw CertVaultError(
+                .invalidInput, "'*' covers every tenant; nothing else may be given with it.",
+                hint: "Give --tenant '*' alone, or only the tenants and patterns the token needs.")
         }
         let tenants = entries.isEmpty || entries == ["*"] ? nil : try TenantSelector(entries)
         let now = UTCTime.now()
@@ -143,7 +155,8 @@ struct TokenCreateCommand: ParsableCommand {
             bytes.append(UInt8(ascii: "\n"))
         }
         try bytes.withUnsafeBytes { try PrivateFiles.writeAll(fd: STDOUT_FILENO, $0, what: "standard output") }
-        Terminal.err("""
+        Terminal.err(
+            """
             certvault: created token '\(name)' (accessor \(view.accessor)): \(view.policy == nil ? "scopes \(view.scopeText), tenants \(view.tenantText)" : "access policy '\(view.policy!)'"), \
             expires \(view.expires ?? "never").
             certvault: this is the only time the token is shown; put it in the caller's secret store now.
@@ -180,8 +193,11 @@ struct TokenListCommand: ParsableCommand {
         }
         var lines = ["ACCESSOR\tNAME\tSTATE\tSCOPES\tTENANTS\tCREATED\tEXPIRES\tLAST USED\tREVOKED"]
         for view in views {
-            lines.append([view.accessor, DisplayText.escapingControls(view.name), view.state, view.scopeText, view.tenantText, view.created,
-                          view.expires ?? "never", view.lastUsed ?? "-", view.revoked ?? "-"].joined(separator: "\t"))
+            lines.append(
+                [
+                    view.accessor, DisplayText.escapingControls(view.name), view.state, view.scopeText, view.tenantText, view.created,
+                    view.expires ?? "never", view.lastUsed ?? "-", view.revoked ?? "-",
+                ].joined(separator: "\t"))
         }
         Terminal.out(Table.render(lines))
     }
@@ -204,8 +220,9 @@ struct TokenRevokeCommand: ParsableCommand {
         let store = try tokens.open(vault: vault, policies: false)
         let (info, already) = try store.revoke(accessor: accessor)
         if already {
-            Terminal.out("Token '\(DisplayText.escapingControls(info.name))' (accessor \(info.accessor)) was already revoked at "
-                + "\(info.revoked.map(UTCTime.dateTime) ?? "-").\n")
+            Terminal.out(
+                "Token '\(DisplayText.escapingControls(info.name))' (accessor \(info.accessor)) was already revoked at "
+                    + "\(info.revoked.map(UTCTime.dateTime) ?? "-").\n")
         } else {
             Terminal.out("Revoked token '\(DisplayText.escapingControls(info.name))' (accessor \(info.accessor)).\n")
         }
