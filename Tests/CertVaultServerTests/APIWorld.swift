@@ -7,9 +7,9 @@ import CertVaultOnboarding
 import CertVaultPolicy
 import CertVaultServer
 import CertVaultTesting
-import CertVaultVault
 import CertVaultVB365
 import CertVaultVB365Simulator
+import CertVaultVault
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -33,8 +33,11 @@ final class TestTokens: TokenAuthority, @unchecked Sendable {
         return lock.withLock {
             counter += 1
             let token = "cvt_test\(counter)_" + String(repeating: "x", count: 40)
-            tokens[Array(token.utf8)] = (AccessGrant(accessor: "acc\(counter)", name: "test \(counter)", scopes: scopes,
-                                                    tenants: selector), expires, revoked)
+            tokens[Array(token.utf8)] = (
+                AccessGrant(
+                    accessor: "acc\(counter)", name: "test \(counter)", scopes: scopes,
+                    tenants: selector), expires, revoked
+            )
             return token
         }
     }
@@ -78,19 +81,23 @@ final class APIWorld: @unchecked Sendable {
         configuration.policyFolder = dir.file("policy")
         configuration.maxRequestBodyBytes = maxBody
         let work = BlockingWork(threads: 2)
-        let client = try VB365Client(configuration: .init(serverURL: simulator.baseURL, username: Self.user,
-                                                          http: .init(trust: .caFile(caFile), connectTimeout: 5, totalTimeout: 10),
-                                                          retry: .init(maximumAttempts: 2, baseDelay: 0.01, maximumDelay: 0.05)),
-                                     password: Array(Self.password.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, logger: Self.logger)
+        let client = try VB365Client(
+            configuration: .init(
+                serverURL: simulator.baseURL, username: Self.user,
+                http: .init(trust: .caFile(caFile), connectTimeout: 5, totalTimeout: 10),
+                retry: .init(maximumAttempts: 2, baseDelay: 0.01, maximumDelay: 0.05)),
+            password: Array(Self.password.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, logger: Self.logger)
         let store = try OnboardingStore(folder: dir.file("onboarding"))
-        onboarding = Onboarding(client: client, vault: try Self.openVault(dir), store: store,
-                                issuer: Issuer(policy: try PolicyLoader.builtInDefault(), logger: Self.logger), logger: Self.logger)
+        onboarding = Onboarding(
+            client: client, vault: try Self.openVault(dir), store: store,
+            issuer: Issuer(policy: try PolicyLoader.builtInDefault(), logger: Self.logger), logger: Self.logger)
         onboarding.pollInterval = 0.1
         let probe = ReadinessProbe(vb365: { _ = try client.serviceInstance() }, cacheSeconds: readinessCache)
         // Two handles, as the service opens several: calls run side by side and coordinate by the vault's lock.
         let vault = VaultService(handles: [try Self.openVault(dir), try Self.openVault(dir)], work: work)
-        services = AppServices(configuration: configuration, work: work, vault: vault,
-                               tokens: tokens, onboardingStore: store, onboarding: onboarding, readiness: probe)
+        services = AppServices(
+            configuration: configuration, work: work, vault: vault,
+            tokens: tokens, onboardingStore: store, onboarding: onboarding, readiness: probe)
     }
 
     deinit { simulator.stop() }
@@ -111,8 +118,9 @@ final class APIWorld: @unchecked Sendable {
 
     /// Onboards `tenant` through the library workflow against the simulator.
     func onboard(_ tenant: String) throws {
-        let intake = OnboardingRecord.Intake(tenant: try TenantID(tenant), displayName: tenant.capitalized,
-                                             officeName: "\(tenant).onmicrosoft.com")
+        let intake = OnboardingRecord.Intake(
+            tenant: try TenantID(tenant), displayName: tenant.capitalized,
+            officeName: "\(tenant).onmicrosoft.com")
         let started = try onboarding.startIssuingMeanwhile(intake)
         _ = simulator.signIn(userCode: try #require(started.userCode))
         let done = try onboarding.resume(try TenantID(tenant))
@@ -139,8 +147,10 @@ final class APIWorld: @unchecked Sendable {
 
 /// Request helpers.
 extension TestClientProtocol {
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
-              contentType: String? = "application/json") async throws -> TestResponse {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
+        contentType: String? = "application/json"
+    ) async throws -> TestResponse {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
         if json != nil, let contentType { headers[.contentType] = contentType }

@@ -36,7 +36,9 @@ struct AuthorizationTableTests {
         return (uri, body)
     }
 
-    @Test("no token: 401 with WWW-Authenticate: Bearer; a token without the route's scope: 403; a tenant outside the grant: 404 like a missing one; otherwise allowed")
+    @Test(
+        "no token: 401 with WWW-Authenticate: Bearer; a token without the route's scope: 403; a tenant outside the grant: 404 like a missing one; otherwise allowed"
+    )
     func table() async throws {
         let world = try APIWorld()
         try world.onboard("contoso")
@@ -60,7 +62,8 @@ struct AuthorizationTableTests {
                     for binding in Binding.allCases {
                         let token = try world.tokens.add(scopes: [scope], tenants: binding.tenants)
                         let response = try await client.call(route.method, uri, token: token, json: body)
-                        let label = "\(label) with \(scope.rawValue) for \(binding.rawValue): \(response.status.code) \(response.code ?? "")"
+                        let label =
+                            "\(label) with \(scope.rawValue) for \(binding.rawValue): \(response.status.code) \(response.code ?? "")"
                         if scope != needed {
                             #expect(response.status == .forbidden, "\(label)")
                             #expect(response.code == "scope-missing", "\(label)")
@@ -105,8 +108,10 @@ struct AuthorizationTableTests {
         let expired = try world.tokens.add(scopes: Set(Scope.allCases), expires: 1_000)
         let revoked = try world.tokens.add(scopes: Set(Scope.allCases), revoked: true)
         let valid = try world.tokens.add(scopes: [.tenantsRead])
-        let headers = ["Bearer \(expired)", "Bearer \(revoked)", "Bearer cvt_unknown", "Basic dXNlcjpwYXNz", "Bearer",
-                       "Bearer " + String(repeating: "a", count: 5000), "bearer  \(valid)x"]
+        let headers = [
+            "Bearer \(expired)", "Bearer \(revoked)", "Bearer cvt_unknown", "Basic dXNlcjpwYXNz", "Bearer",
+            "Bearer " + String(repeating: "a", count: 5000), "bearer  \(valid)x",
+        ]
         try await world.app().test(.router) { client in
             for header in headers {
                 let response = try await client.execute(uri: "/v1/tenants", method: .get, headers: [.authorization: header])
@@ -134,7 +139,8 @@ struct AuthorizationTableTests {
             let names = (tenants.object["tenants"] as? [[String: Any]])?.compactMap { $0["tenant"] as? String }
             #expect(names == ["eu-north", "eu-west"])
             let all = try await client.call(.get, "/v1/tenants", token: everyTenant)
-            #expect((all.object["tenants"] as? [[String: Any]])?.compactMap { $0["tenant"] as? String } == ["contoso", "eu-north", "eu-west"])
+            #expect(
+                (all.object["tenants"] as? [[String: Any]])?.compactMap { $0["tenant"] as? String } == ["contoso", "eu-north", "eu-west"])
 
             let onboardings = try await client.call(.get, "/v1/onboardings", token: euOnly)
             #expect((onboardings.object["onboardings"] as? [Any])?.isEmpty == true)
