@@ -33,6 +33,8 @@ struct SchemathesisTests {
                 try ProcessRunner.run("/bin/sh", [script, "http://127.0.0.1:\(port)"], environment: ["CERTVAULT_API_TOKEN": token])
             }
         }
+        // The summary (operations, phases, cases generated) belongs in the CI log.
+        print(result.stdout.split(separator: "\n").suffix(25).joined(separator: "\n"))
         #expect(result.status == 0, "\(result.combined.suffix(6000))")
     }
 }
