@@ -100,7 +100,11 @@ final class APIWorld: @unchecked Sendable {
             tokens: tokens, onboardingStore: store, onboarding: onboarding, readiness: probe)
     }
 
-    deinit { simulator.stop() }
+    deinit {
+        simulator.stop()
+        let work = services.work
+        Task { try? await work.shutdown() }
+    }
 
     static func openVault(_ dir: TemporaryDirectory) throws -> Vault {
         try Vault.open(at: dir.file("vault"), unlock: .keyFile(path: dir.file("key/root.key")))
