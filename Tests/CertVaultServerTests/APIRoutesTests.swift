@@ -102,7 +102,7 @@ struct APIRoutesTests {
             #expect(read.action == "entry.read")
             #expect(read.tenant == "contoso")
             #expect(read.generation == 1)
-            #expect(read.detail.contains("acc1"), "the token's accessor")
+            #expect(read.detail.contains(TestTokens.accessor(of: token)), "the token's accessor")
             #expect(read.detail.contains("restore ticket 4711"), "the purpose")
 
             // What the CLI prints for the same tenant and generation.

@@ -105,11 +105,12 @@ struct AuthorizationTableTests {
     @Test("unknown, expired and revoked tokens, other schemes and malformed headers: 401 token-invalid with WWW-Authenticate: Bearer")
     func invalidTokens() async throws {
         let world = try APIWorld()
-        let expired = try world.tokens.add(scopes: Set(Scope.allCases), expires: 1_000)
+        let expired = try world.tokens.add(scopes: Set(Scope.allCases), expired: true)
         let revoked = try world.tokens.add(scopes: Set(Scope.allCases), revoked: true)
         let valid = try world.tokens.add(scopes: [.tenantsRead])
         let headers = [
-            "Bearer \(expired)", "Bearer \(revoked)", "Bearer cvt_unknown", "Basic dXNlcjpwYXNz", "Bearer",
+            "Bearer \(expired)", "Bearer \(revoked)", "Bearer cvt_unknown", "Bearer \(valid.dropLast())\(valid.last == "a" ? "b" : "a")",
+            "Basic dXNlcjpwYXNz", "Bearer",
             "Bearer " + String(repeating: "a", count: 5000), "bearer  \(valid)x",
         ]
         try await world.app().test(.router) { client in
@@ -123,6 +124,20 @@ struct AuthorizationTableTests {
             // The scheme is case-insensitive and surrounding spaces do not matter.
             let ok = try await client.execute(uri: "/v1/tenants", method: .get, headers: [.authorization: "bearer  \(valid) "])
             #expect(ok.status == .ok)
+        }
+    }
+
+    @Test("a token bound to an access policy gets the policy's scopes and tenants")
+    func policyBoundToken() async throws {
+        let world = try APIWorld()
+        try world.issue("contoso")
+        try world.issue("eu-west")
+        let token = try world.tokens.add(policy: "eu-readers")
+        try await world.app().test(.router) { client in
+            let list = try await client.call(.get, "/v1/tenants", token: token)
+            #expect((list.object["tenants"] as? [[String: Any]])?.compactMap { $0["tenant"] as? String } == ["eu-west"])
+            #expect(try await client.call(.get, "/v1/tenants/contoso", token: token).code == "tenant-not-found")
+            #expect(try await client.call(.get, "/v1/audit", token: token).code == "scope-missing")
         }
     }
 
