@@ -177,7 +177,7 @@ struct APIRoutesTests {
         }
     }
 
-    @Test("rotation through the API, without and with configureApplication, and its status")
+    @Test("rotation through the API, without and with configureApplication (paused for the customer, then carried on), and its status")
     func rotation() async throws {
         let world = try APIWorld()
         try world.onboard("contoso")
@@ -201,6 +201,15 @@ struct APIRoutesTests {
             let status = try await client.call(.get, "/v1/tenants/contoso/rotations", token: token)
             #expect(status.object["phase"] as? String == "awaiting-customer")
             #expect(status.object["generation"] as? Int == 3)
+
+            // The customer signs in; POST again carries the rotation on (as 'rotate --resume').
+            _ = world.simulator.signIn(userCode: try #require(status.object["userCode"] as? String))
+            let finished = try await client.call(.post, "/v1/tenants/contoso/rotations", token: token)
+            #expect(finished.object["phase"] as? String == "done")
+            #expect(finished.object["generation"] as? Int == 3)
+            let after = try await client.call(.get, "/v1/tenants/contoso", token: token)
+            let final = (after.object["generations"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
+            #expect(final == ["superseded", "superseded", "active"])
         }
     }
 

@@ -103,10 +103,18 @@ enum OnboardingHandlers {
         let tenant = try input.pathTenant()
         _ = try Query(request, allowed: [])
         let body = try await JSONBody.decode(RotationBody.self, from: request, context: context, emptyIsObject: true)
-        _ = try await record(input, tenant: tenant)
+        let existing = try await record(input, tenant: tenant)
         let onboarding = try input.services.requireOnboarding()
         let configure = body.configureApplication ?? true
-        let record = try await input.services.work.run { try onboarding.rotate(tenant, configureApplication: configure) }
+        let record = try await input.services.work.run {
+            if existing.rotation?.phase == .awaitingCustomer {
+                // A rotation waiting for the customer (as `rotate --resume`): check the sign-in once and
+                // send the update if it happened; an expired code gets a new one below.
+                let resumed = try onboarding.resumeRotation(tenant, wait: .checkOnce)
+                if resumed.rotation?.phase != .expired { return resumed }
+            }
+            return try onboarding.rotate(tenant, configureApplication: configure)
+        }
         guard let rotation = record.rotation else { throw rotationNotFound(tenant) }
         var headers = HTTPFields()
         headers[.location] = "/v1/tenants/\(tenant.rawValue)/rotations"
