@@ -3,10 +3,13 @@ public import Hummingbird
 public import Logging
 
 /// Builds the service's router: problem+json for every error, then the controllers' routes.
-public func buildRouter(configuration: ServiceConfiguration, logger: Logger) -> Router<CertVaultRequestContext> {
+public func buildRouter(configuration: ServiceConfiguration, logger: Logger,
+                        metrics: ServiceMetrics = .shared) -> Router<CertVaultRequestContext> {
     let router = Router(context: CertVaultRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: ProblemMiddleware())
     HealthController().addRoutes(to: router)
+    MetricsController(metrics: metrics).addRoutes(to: router)
     return router
 }
 
