@@ -82,16 +82,16 @@ public final class CredentialReader: @unchecked Sendable {
         try lock.withLock { try vault.summary(tenant: tenant, generation: generation) }
     }
 
-    /// This reader with every read attributed to `actor`, as a ``CredentialSource`` (for
-    /// `RestoreCredential.retrieve(vault:...)`).
-    public func acting(as actor: String) -> Caller { Caller(reader: self, actor: actor) }
+    /// This reader with every read attributed to `actor` (nil: the vault's actor), as a
+    /// ``CredentialSource`` (for `RestoreCredential.retrieve(vault:...)`).
+    public func acting(as actor: String?) -> Caller { Caller(reader: self, actor: actor) }
 
     /// A ``CredentialReader`` bound to one actor.
     public struct Caller: CredentialSource, Sendable {
         /// The reader.
         public let reader: CredentialReader
-        /// Who reads.
-        public let actor: String
+        /// Who reads; nil for the vault's actor.
+        public let actor: String?
 
         public func generations(of tenant: TenantID) throws -> [Int] { try reader.generations(of: tenant) }
 

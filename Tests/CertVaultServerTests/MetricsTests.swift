@@ -1,3 +1,4 @@
+import CertVaultAccess
 import CertVaultConfiguration
 import CertVaultCore
 import CertVaultOnboarding
@@ -220,5 +221,43 @@ struct MetricsTests {
                 #expect(!body.contains("contoso-secret-path"))
             }
         }
+    }
+
+    @Test("with the whole API: /metrics needs no token, counts credential reads per route pattern, their group-committed audit records and each tenant's expiry")
+    func wholeAPI() async throws {
+        let world = try APIWorld()
+        try world.issue("contoso")
+        try world.issue("fabrikam")
+        let token = try world.tokens.add(scopes: [.credentialsRead])
+        let metrics = ServiceMetrics()
+        let router = buildRouter(services: world.services, logger: APIWorld.logger,
+                                 extraRoutes: [metrics.apiRoute(services: world.services, refreshInterval: .zero)],
+                                 configure: metrics.configure)
+        let reads = 12
+        try await Application(router: router, logger: APIWorld.logger).test(.router) { client in
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<reads {
+                    group.addTask {
+                        try await client.call(.get, "/v1/tenants/\(index % 2 == 0 ? "contoso" : "fabrikam")/credential?purpose=m\(index)",
+                                              token: token).status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: .ok, count: reads))
+            let text = try await Self.scrape(client)
+            #expect(text.value("certvault_http_requests_total",
+                               ["method": "GET", "route": "/v1/tenants/{tenant}/credential", "status": "200"]) == Double(reads))
+            #expect(text.value("certvault_audit_records_total") == Double(reads))
+            #expect(try #require(text.value("certvault_audit_commits_total")) <= Double(reads))
+            #expect(text.value("certvault_tenants") == 2)
+            #expect(text.value("certvault_certificate_expiration_timestamp_seconds", ["tenant": "contoso"]) != nil)
+            #expect(text.value("certvault_onboardings", ["state": "onboarded"]) == 0)
+        }
+        let (records, problems) = try world.vault().auditRecords()
+        #expect(problems == [])
+        let audited = records.filter { $0.action == "entry.read" }
+        #expect(audited.count == reads)
+        #expect(audited.allSatisfy { $0.detail.hasPrefix("api token ") })
     }
 }

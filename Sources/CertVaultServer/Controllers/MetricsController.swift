@@ -32,20 +32,23 @@ public struct MetricsController<Context: RequestContext>: Sendable {
     public static var mediaType: String { "text/plain; version=0.0.4; charset=utf-8" }
 
     public func addRoutes(to router: Router<Context>) {
-        router.get("/metrics") { _, _ -> Response in
-            if let refresh {
-                let now = ContinuousClock.now
-                let due = lastRefresh.instant.withLock { last in
-                    guard last.map({ now - $0 >= refreshInterval }) ?? true else { return false }
-                    last = now
-                    return true
-                }
-                if due { await refresh() }
+        router.get("/metrics") { _, _ -> Response in await respond() }
+    }
+
+    /// The answer to `GET /metrics`: the refresh when it is due, then every metric.
+    public func respond() async -> Response {
+        if let refresh {
+            let now = ContinuousClock.now
+            let due = lastRefresh.instant.withLock { last in
+                guard last.map({ now - $0 >= refreshInterval }) ?? true else { return false }
+                last = now
+                return true
             }
-            var headers = HTTPFields()
-            headers[.contentType] = Self.mediaType
-            headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+            if due { await refresh() }
         }
+        var headers = HTTPFields()
+        headers[.contentType] = Self.mediaType
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
     }
 }
