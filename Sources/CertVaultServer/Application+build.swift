@@ -7,11 +7,14 @@ public import ServiceLifecycle
 
 /// Builds the service's router: problem+json for every error, then the controllers' routes.
 ///
-/// The router of the skeleton: `/healthz` only, for callers that have no ``AppServices``.
-public func buildRouter(configuration: ServiceConfiguration, logger: Logger) -> Router<CertVaultRequestContext> {
+/// The router of the skeleton: `/healthz` and `/metrics` only, for callers that have no ``AppServices``.
+public func buildRouter(configuration: ServiceConfiguration, logger: Logger,
+                        metrics: ServiceMetrics = .shared) -> Router<CertVaultRequestContext> {
     let router = Router(context: CertVaultRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: ProblemMiddleware())
     HealthController().addRoutes(to: router)
+    MetricsController(metrics: metrics).addRoutes(to: router)
     return router
 }
 

@@ -252,13 +252,8 @@ enum TenantHandlers {
         }
         let store = input.services.onboardingStore
         let record = try await input.services.work.run { try TenantReader.record(store, tenant: tenant, grant: grant) }
-        let accessor = grant.accessor
-        var bytes = try await input.services.vault.use { vault in
-            guard try !vault.generations(of: tenant).isEmpty else { throw Problem.tenantNotFound(tenant.rawValue) }
-            return try CredentialRead.retrieve(
-                vault: vault, record: record, tenant: tenant, generation: generation,
-                thumbprint: thumbprint, purpose: purpose, accessor: accessor)
-        }
+        var bytes = try await CredentialRead.retrieve(services: input.services, record: record, tenant: tenant, generation: generation,
+                                                      thumbprint: thumbprint, purpose: purpose, accessor: grant.accessor)
         defer { SecureWipe.wipe(&bytes) }
         return JSONResponse.make(bytes: bytes)
     }
@@ -272,14 +267,21 @@ enum CredentialRead {
     static func auditPurpose(accessor: String, purpose: String) -> String { "api token \(accessor): \(purpose)" }
 
     /// The credential's JSON, the same as `certvault restore-credential --json` prints.
-    static func retrieve(
-        vault: Vault, record: OnboardingRecord?, tenant: TenantID, generation: Int?, thumbprint: String?,
-        purpose: String, accessor: String
-    ) throws -> [UInt8] {
-        let credential = try RestoreCredential.retrieve(
-            vault: vault, record: record, tenant: tenant, generation: generation,
-            thumbprint: thumbprint,
-            purpose: auditPurpose(accessor: accessor, purpose: purpose))
+    ///
+    /// The generation is chosen on the blocking pool (it reads entry files); the secrets are then
+    /// read through the vault's ``CredentialReader``: this suspends, holding no thread, until the
+    /// read's audit record is durable in a group commit with the other reads waiting at that
+    /// moment. Nothing is returned when the record cannot be written.
+    static func retrieve(services: AppServices, record: OnboardingRecord?, tenant: TenantID, generation: Int?, thumbprint: String?,
+                         purpose: String, accessor: String) async throws -> [UInt8] {
+        let reader = try await services.vault.credentialReader()
+        let detail = auditPurpose(accessor: accessor, purpose: purpose)
+        let chosen = try await services.work.run {
+            guard try !reader.generations(of: tenant).isEmpty else { throw Problem.tenantNotFound(tenant.rawValue) }
+            return try RestoreCredential.retrieve(vault: reader.acting(as: nil), record: record, tenant: tenant, generation: generation,
+                                                  thumbprint: thumbprint, purpose: detail, secrets: false)
+        }
+        let credential = try await chosen.readingSecrets(from: reader, actor: nil, purpose: detail)
         return credential.json(includeSecrets: true)
     }
 }
