@@ -1,5 +1,8 @@
 public import CertVaultCore
 public import Hummingbird
+import CertVaultOnboarding
+import CertVaultVault
+import CertVaultVB365
 import Logging
 
 /// Turns every error a route throws into `application/problem+json`: a ``Problem`` as it is, a
@@ -19,8 +22,15 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as CertVaultError {
             return try Problem(error, status: ProblemMiddleware.status(for: error.code))
                 .response(from: request, context: context)
+        } catch let error as VB365Error {
+            context.logger.warning("a VB365 call failed", metadata: ["code": "\(error.error.code.name)", "status": "\(error.status.map(String.init) ?? "none")"])
+            return try Problem(error.error, status: error.error.code == .onboardingState ? .conflict : .badGateway)
+                .response(from: request, context: context)
         } catch let error as HTTPError {
             return try ProblemMiddleware.problem(for: error).response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            // NIO's "too many bytes" from collecting a body over the cap (413), among others.
+            return try ProblemMiddleware.problem(for: HTTPError(error.status)).response(from: request, context: context)
         } catch {
             context.logger.error("request failed with an unexpected error", metadata: ["error": "\(type(of: error))"])
             return try Problem(.internalServerError, code: "internal-error",
@@ -37,8 +47,12 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case .invalidTenantID, .invalidPolicy, .invalidInput, .invalidPassword, .missingTemplateValue,
              .invalidSubject:
             return .badRequest
-        case .alreadyExists:
+        case .alreadyExists, .onboardingState:
             return .conflict
+        case .notFound:
+            return .notFound
+        case .vaultLocked, .vaultMissing:
+            return .serviceUnavailable
         default:
             return .internalServerError
         }
@@ -55,6 +69,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case .methodNotAllowed:
             return Problem(.methodNotAllowed, code: "method-not-allowed", detail: "This route does not take that method.",
                            hint: "See /openapi.json for the routes of this API.", headers: error.headers)
+        case .unsupportedMediaType:
+            return Problem(.unsupportedMediaType, code: "unsupported-media-type", detail: "The request body is not application/json.",
+                           hint: "Send the body as JSON with 'Content-Type: application/json'.")
         case .badRequest:
             return Problem(.badRequest, code: "bad-request", detail: "The request could not be read.",
                            hint: "Send JSON that matches the route's schema in /openapi.json.")
