@@ -5,7 +5,7 @@
 # usage: Tests/API/schemathesis.sh BASE_URL        (e.g. http://127.0.0.1:8443)
 # The API token (all scopes, on a throwaway vault) comes in $CERTVAULT_API_TOKEN.
 # The Swift test SchemathesisTests starts a live service with a fresh vault and the VB365
-# simulator and calls this script when CERTVAULT_SCHEMATHESIS=1.
+# simulator and calls this script whenever schemathesis is installed (always in CI).
 set -eu
 base=${1:?usage: schemathesis.sh BASE_URL}
 : "${CERTVAULT_API_TOKEN:?set CERTVAULT_API_TOKEN to an API token}"
