@@ -265,6 +265,25 @@ struct ServeCommandTests {
         #expect(refused.stderr.contains("not a loopback address"), "\(refused.stderr)")
     }
 
+    @Test("an access policy that does not parse, or names an unknown scope, stops the start with its file and line")
+    func badAccessPolicy() throws {
+        let world = try ServeWorld(vb365: false)
+        try FileManager.default.createDirectory(atPath: world.dir.file("policy/access"), withIntermediateDirectories: true)
+        _ = try world.dir.write("policy/access/portal.toml", "name = \"portal\"\nscopes = [\"onboarding:write\", \"tenants:everything\"]\ntenants = \"*\"\n")
+        let config = try String(contentsOfFile: world.configFile, encoding: .utf8) + "[policy]\nfolder = \"\(world.dir.file("policy"))\"\n"
+        let file = try world.dir.write("bad-policy.toml", config)
+        let serve = try CLI.run(["serve", "--config", file, "--ready-file", world.dir.file("never.json")], environment: world.env)
+        #expect(serve.status == 1)
+        #expect(serve.stderr.contains("portal.toml"), "\(serve.stderr)")
+        #expect(serve.stderr.contains("tenants:everything"), "\(serve.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: world.dir.file("never.json")), "it never listened")
+        // The lock went with the refused process: a good configuration starts.
+        let good = try world.serve()
+        _ = try good.ready()
+        good.signal(SIGTERM)
+        #expect(good.exitStatus() == 0)
+    }
+
     @Test("tls files: the configured certificate is served; a key that does not fit it stops the start")
     func tlsFiles() throws {
         guard ExternalTool.openssl.isAvailable else {
