@@ -25,6 +25,8 @@ public final class VaultService: @unchecked Sendable {
     // Safety: `turn` is read and written under `turnLock` only.
     private let turnLock = NSLock()
     private var turn = 0
+    // Safety: `reader` is read and written under `turnLock` only.
+    private var reader: CredentialReader?
 
     /// Wraps one open vault; the caller gives up its own use of `vault`.
     public convenience init(vault: Vault, work: BlockingWork) {
@@ -51,6 +53,18 @@ public final class VaultService: @unchecked Sendable {
             let slot = self.acquire()
             defer { slot.lock.unlock() }
             return try body(slot.vault)
+        }
+    }
+
+    /// The reader for credential reads, with their audit records committed in groups (one fsync
+    /// for every read waiting at that moment); its own handle on the vault, made on first use.
+    public func credentialReader() async throws -> CredentialReader {
+        if let reader = turnLock.withLock({ reader }) { return reader }
+        let made = try await use { try $0.credentialReader() }
+        return turnLock.withLock {
+            if let reader { return reader }
+            reader = made
+            return made
         }
     }
 
