@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVaultAccess
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultVault
 import Foundation
@@ -34,15 +35,25 @@ struct TokenStoreOptions: ParsableArguments {
             valueName: "dir"))
     var accessPolicies: String?
 
-    func storePath(vault: VaultOptions) -> String {
-        store ?? Environment.value("CERTVAULT_TOKEN_STORE") ?? TokenStore.defaultPath(vault: vault.vaultPath)
+    /// The store: this option, else $CERTVAULT_TOKEN_STORE, else the configuration's `[tokens] store`,
+    /// else `tokens` in the vault folder.
+    func storePath(vault: VaultOptions) throws -> String {
+        if let path = store ?? Environment.value("CERTVAULT_TOKEN_STORE") { return path }
+        let configuration = try vault.configuration()
+        if let path = configuration.tokenStore { return path }
+        return TokenStore.defaultPath(vault: try vault.vaultPath)
     }
 
-    var accessPolicyFolder: String { accessPolicies ?? Environment.value("CERTVAULT_ACCESS_POLICIES") ?? "policy/access" }
+    /// The access policies: this option, else $CERTVAULT_ACCESS_POLICIES, else the configuration's
+    /// policy folder's `access/`.
+    func accessPolicyFolder(vault: VaultOptions) throws -> String {
+        if let folder = accessPolicies ?? Environment.value("CERTVAULT_ACCESS_POLICIES") { return folder }
+        return try vault.configuration().accessPolicyFolder
+    }
 
     /// Opens the vault and the store, with the access policies when a command needs them.
     func open(vault: VaultOptions, policies needed: Bool) throws -> TokenStore {
-        let policies = needed ? try AccessPolicySet.load(folder: accessPolicyFolder) : .empty
+        let policies = needed ? try AccessPolicySet.load(folder: accessPolicyFolder(vault: vault)) : .empty
         let opened = try vault.open()
         return try TokenStore(vault: opened, path: storePath(vault: vault), policies: policies)
     }
