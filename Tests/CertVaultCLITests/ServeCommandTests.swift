@@ -196,6 +196,10 @@ struct ServeCommandTests {
         let answer = try httpsGet(ready.url + "/healthz", caFile: certificate, pin: pin)
         #expect(answer.status == 200)
         #expect(String(decoding: answer.body, as: UTF8.self).contains("alive"))
+        let metrics = try httpsGet(ready.url + "/metrics", caFile: certificate, pin: pin)
+        #expect(metrics.status == 200)
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("certvault_http_requests_total"), "the API's metrics are served")
+        #expect(try httpsGet(ready.url + "/v1/tenants", caFile: certificate, pin: pin).status == 401, "the API needs a token")
 
         // A client pinning another key is refused: the pin is what protects it.
         let wrongPin = "sha256//" + String(repeating: "A", count: 43) + "="

@@ -91,9 +91,12 @@ public enum ServiceRunner {
         let host = configuration.listen.host
         // The worker runs inside the application's group: it starts after the blocking pool and
         // the HTTP server stops first (stop accepting, finish requests), then the worker (drain).
+        // GET /metrics (no token) and the request metrics, every metric defined once: the shared set.
+        let metrics = ServiceMetrics.shared
         let app = buildApplication(
             services: services, logger: logger, server: server,
             additionalServices: worker.map { [OnboardingWorkerService(worker: $0)] } ?? [],
+            extraRoutes: [metrics.apiRoute(services: services)], configure: { metrics.configure($0) },
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.listen.port
                 let shownHost = host.contains(":") ? "[\(host)]" : host
