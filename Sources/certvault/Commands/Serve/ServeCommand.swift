@@ -83,6 +83,10 @@ struct ServePreparation {
         let policies = try AccessPolicySet.load(folder: configuration.accessPolicyFolder)
         let vault = try configuration.vault.openVault()
         let tokens = try TokenStore(vault: vault, path: configuration.tokenStorePath, policies: policies, logger: logger)
+        for token in try tokens.tokensWithMissingPolicy() {
+            // Grants nothing until the policy is back; said at start so a renamed policy is noticed.
+            logger.warning("token \(token.accessor) ('\(token.name)') is bound to the access policy '\(token.policy ?? "?")', which is not in \(configuration.accessPolicyFolder): it grants nothing")
+        }
         let work = BlockingWork(threads: configuration.blockingThreads)
         // Two handles: an audited credential read and its append can run beside another call.
         let vaultService = VaultService(handles: [vault, try configuration.vault.openVault()], work: work)
