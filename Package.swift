@@ -275,7 +275,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CertVaultConfigurationTests",
-            dependencies: ["CertVaultConfiguration", "CertVaultVault", "CertVaultVB365", "CertVaultCore", "CertVaultTesting"],
+            dependencies: ["CertVaultConfiguration", "CertVaultVault", "CertVaultVB365", "CertVaultHTTP", "CertVaultPolicy", "CertVaultCore",
+                           "CertVaultTesting",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -326,12 +326,13 @@ struct OnboardStatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show where onboarding stands, for one tenant or all.")
 
     @Argument(help: "The tenant id (default: all).") var tenant: String?
-    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING or keys/onboarding).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING, [onboarding] state_dir of --config, or keys/onboarding).", valueName: "dir"))
     var stateDir: String?
     @Flag(name: .long, help: "Print JSON.") var json = false
+    @OptionGroup var file: ConfigurationFileOptions
 
     func run() throws {
-        let store = try OnboardingStore(folder: stateDir ?? Environment.value("CERTVAULT_ONBOARDING") ?? "keys/onboarding")
+        let store = try OnboardingStore(folder: stateDir ?? file.load().onboarding.stateDirectory)
         let records: [OnboardingRecord]
         if let tenant {
             let id = try TenantID(tenant)
