@@ -53,7 +53,11 @@ public struct ServerTLS: Sendable {
             if !hosts.contains(listenHost) && listenHost != "0.0.0.0" && listenHost != "::" { hosts.insert(listenHost, at: 0) }
             let identity = try TLSServerIdentity.makeSelfSigned(commonName: "certvault serve (self-signed)", hosts: hosts, days: 30)
             let certificate = try NIOSSLCertificate(bytes: Array(identity.certificatePEM.utf8), format: .pem)
-            let key = try identity.privateKeyPEM.withUnsafeBytes { try NIOSSLPrivateKey(bytes: Array($0), format: .pem) }
+            let key = try identity.privateKeyPEM.withUnsafeBytes { raw in
+                var copy = Array(raw)
+                defer { copy.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+                return try NIOSSLPrivateKey(bytes: copy, format: .pem)
+            }
             // Replaced at each start: the key it belongs to lived only in the last process.
             unlink(selfSignedFile)
             try PrivateFiles.writeNewFileAtomically(selfSignedFile, bytes: Array(identity.certificatePEM.utf8))

@@ -196,6 +196,10 @@ struct ServeCommandTests {
         let answer = try httpsGet(ready.url + "/healthz", caFile: certificate, pin: pin)
         #expect(answer.status == 200)
         #expect(String(decoding: answer.body, as: UTF8.self).contains("alive"))
+        let metrics = try httpsGet(ready.url + "/metrics", caFile: certificate, pin: pin)
+        #expect(metrics.status == 200)
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("certvault_http_requests_total"), "the API's metrics are served")
+        #expect(try httpsGet(ready.url + "/v1/tenants", caFile: certificate, pin: pin).status == 401, "the API needs a token")
 
         // A client pinning another key is refused: the pin is what protects it.
         let wrongPin = "sha256//" + String(repeating: "A", count: 43) + "="
@@ -263,6 +267,25 @@ struct ServeCommandTests {
                                   environment: world.env.merging(["CERTVAULT_LISTEN_HOST": "0.0.0.0"]) { $1 })
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("not a loopback address"), "\(refused.stderr)")
+    }
+
+    @Test("an access policy that does not parse, or names an unknown scope, stops the start with its file and line")
+    func badAccessPolicy() throws {
+        let world = try ServeWorld(vb365: false)
+        try FileManager.default.createDirectory(atPath: world.dir.file("policy/access"), withIntermediateDirectories: true)
+        _ = try world.dir.write("policy/access/portal.toml", "name = \"portal\"\nscopes = [\"onboarding:write\", \"tenants:everything\"]\ntenants = \"*\"\n")
+        let config = try String(contentsOfFile: world.configFile, encoding: .utf8) + "[policy]\nfolder = \"\(world.dir.file("policy"))\"\n"
+        let file = try world.dir.write("bad-policy.toml", config)
+        let serve = try CLI.run(["serve", "--config", file, "--ready-file", world.dir.file("never.json")], environment: world.env)
+        #expect(serve.status == 1)
+        #expect(serve.stderr.contains("portal.toml"), "\(serve.stderr)")
+        #expect(serve.stderr.contains("tenants:everything"), "\(serve.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: world.dir.file("never.json")), "it never listened")
+        // The lock went with the refused process: a good configuration starts.
+        let good = try world.serve()
+        _ = try good.ready()
+        good.signal(SIGTERM)
+        #expect(good.exitStatus() == 0)
     }
 
     @Test("tls files: the configured certificate is served; a key that does not fit it stops the start")

@@ -73,28 +73,30 @@ public enum ServiceRunner {
     /// Runs until a signal (or an error) ends it.
     ///
     /// - Parameters:
-    ///   - configuration: the service's configuration.
+    ///   - services: what the routes use (``AppServices``; its configuration says where to listen).
     ///   - worker: the onboarding worker, or nil when no VB365 server is configured.
     ///   - selfSignedFile: where a self-signed certificate is written for clients.
     ///   - readyFile: where ``ServiceReady`` is written once listening.
     ///   - announce: called once listening (the command prints it).
     /// - Throws: the errors of preparing TLS, and of the services.
-    public static func run(configuration: ServiceConfiguration, worker: OnboardingWorker?,
-                           selfSignedFile: String, readyFile: String?, logger: Logger,
+    public static func run(services: AppServices, worker: OnboardingWorker?, selfSignedFile: String, readyFile: String?, logger: Logger,
                            announce: @escaping @Sendable (ServiceReady) -> Void = { _ in }) async throws {
+        let configuration = services.configuration
         let tls = try ServerTLS.make(configuration.tls, listenHost: configuration.listen.host, selfSignedFile: selfSignedFile)
         let server: HTTPServerBuilder = if let tlsConfiguration = tls.configuration {
             try .tls(.http1(), tlsConfiguration: tlsConfiguration)
         } else {
             .http1()
         }
-        let router = buildRouter(configuration: configuration, logger: logger)
-        let work = BlockingWork(threads: configuration.blockingThreads)
         let host = configuration.listen.host
-        let app = Application(
-            router: router, server: server,
-            configuration: .init(address: .hostname(host, port: configuration.listen.port), serverName: "certvault"),
-            services: [work],
+        // The worker runs inside the application's group: it starts after the blocking pool and
+        // the HTTP server stops first (stop accepting, finish requests), then the worker (drain).
+        // GET /metrics (no token) and the request metrics, every metric defined once: the shared set.
+        let metrics = ServiceMetrics.shared
+        let app = buildApplication(
+            services: services, logger: logger, server: server,
+            additionalServices: worker.map { [OnboardingWorkerService(worker: $0)] } ?? [],
+            extraRoutes: [metrics.apiRoute(services: services)], configure: { metrics.configure($0) },
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.listen.port
                 let shownHost = host.contains(":") ? "[\(host)]" : host
@@ -108,14 +110,8 @@ public enum ServiceRunner {
                     }
                 }
                 announce(ready)
-            },
-            logger: logger)
-        // Shut down in reverse order: the HTTP server first (stop accepting, finish requests),
-        // then the worker.
-        var services: [any Service] = []
-        if let worker { services.append(OnboardingWorkerService(worker: worker)) }
-        services.append(app)
-        var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            })
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         let grace = max(0, configuration.shutdownGraceSeconds)
         group.maximumGracefulShutdownDuration = .milliseconds(Int64(grace * 1000))
         group.maximumCancellationDuration = .seconds(5)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultAccess
 import CertVaultCore
 import CertVaultHTTP
 import CertVaultIssuer
@@ -42,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger("certvault.demo")
         let version = VB365APIVersion(rawValue: apiVersion)!
-        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
+        _ = try PolicyChoice.load(policy)  // a bad policy stops the demo here, not inside the service
         try PrivateFiles.makePrivateDirectory(dir)
         let stamp = UTCTime.dateTime(UTCTime.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
         let run = "\(dir)/run-\(stamp)-\(PrivateFiles.randomName().prefix(6))"
@@ -66,7 +67,14 @@ struct DemoCommand: AsyncParsableCommand {
         _ = try Vault.create(at: vaultPath, protection: .keyFile(path: keyFile))  // the service opens it
         step(2, "new vault \(vaultPath), root key \(keyFile) (0600 in a 0700 folder)")
 
-        // 3. The service: 'certvault serve' as a child process, self-signed TLS, the worker on.
+        // 3. A demo token in the vault's token store: only a hash of it is stored.
+        let tokens = try TokenStore(vault: try Vault.open(at: vaultPath, unlock: .keyFile(path: keyFile)))
+        let issued = try tokens.create(name: "demo", scopes: [.onboardingWrite, .onboardingRead, .tenantsRead, .credentialsRead],
+                                       tenants: nil, policy: nil, expires: UTCTime.now() + 3600)
+        step(3, "API token 'demo' (accessor \(issued.info.accessor); scopes onboarding:write, onboarding:read, tenants:read, credentials:read; "
+             + "1 hour) created in \(tokens.path); the token itself is shown nowhere")
+
+        // 4. The service: 'certvault serve' as a child process, self-signed TLS, the worker on.
         let passwordFile = "\(run)/vb365.password"
         try PrivateFiles.writeNewFileAtomically(passwordFile, secret: accountPassword)
         let stateDir = "\(run)/onboarding"
@@ -77,37 +85,36 @@ struct DemoCommand: AsyncParsableCommand {
         let service = try DemoService.start(configFile: configFile, run: run)
         defer { service.stop() }
         let ready = try service.waitUntilReady()
-        let api = try DemoAPI(ready: ready, logger: logger)
-        let health = try await blocking { try api.get("/healthz") }
-        step(3, "certvault serve (pid \(ready.pid)) on \(ready.url), self-signed TLS certificate \(ready.certificateFile ?? "?"),"
-             + " SHA-256 fingerprint \(ready.fingerprintSHA256 ?? "?"); GET /healthz over HTTPS, pinned: \(health.status)")
+        let api = try DemoAPI(ready: ready, token: issued.token, logger: logger)
+        let health = try await blocking { try api.send("GET", "/healthz") }
+        step(4, "certvault serve (pid \(ready.pid)) on \(ready.url): self-signed TLS certificate \(ready.certificateFile ?? "?"),"
+             + " SHA-256 fingerprint \(ready.fingerprintSHA256 ?? "?"); GET /healthz over HTTPS, that certificate pinned: \(health.status)")
 
-        // 4. Onboarding starts: device code for the customer, certificate issued meanwhile.
-        let client = try VB365Client(configuration: .init(serverURL: simulator.baseURL, username: account, http: .init(trust: .caFile(caFile))),
-                                     password: accountPassword, logger: logger)
-        let store = try OnboardingStore(folder: stateDir)
-        let starter = Onboarding(client: client, vault: try Vault.open(at: vaultPath, unlock: .keyFile(path: keyFile)), store: store,
-                                 issuer: issuer, logger: logger)
-        let intake = OnboardingRecord.Intake(tenant: try TenantID("contoso"), displayName: "Contoso Ltd", officeName: "contoso.onmicrosoft.com",
-                                             region: .worldwide, providerFields: ["ticket": "DEMO-1"])
-        let started = try await blocking { try starter.startIssuingMeanwhile(intake) }
-        let generation = started.generation ?? 0
-        step(4, "onboarding of contoso started: the customer gets code \(started.userCode ?? "?") for \(started.verificationUrl ?? "?")"
-             + " (valid until \(started.codeExpiresAt ?? "?")); meanwhile certificate generation \(generation) was issued into the vault")
+        // 5. Onboarding starts over the API: the service asks VB365 for a device code.
+        let started = try await blocking { () throws -> [String: String] in
+            let answer = try api.json("POST", "/v1/onboardings", body: [
+                "tenant": "contoso", "organizationName": "contoso.onmicrosoft.com", "displayName": "Contoso Ltd", "region": "Worldwide",
+                "providerFields": ["ticket": "DEMO-1"],
+            ], expect: 202)
+            return answer.compactMapValues { $0 as? String }
+        }
+        let code = started["userCode"] ?? ""
+        step(5, "POST /v1/onboardings {tenant: contoso}: 202; the customer gets code \(code) for \(started["verificationUrl"] ?? "?")"
+             + " (valid until \(started["codeExpiresAt"] ?? "?"))")
 
-        // 5. The pause: the customer's Global Administrator signs in (here the simulator plays them);
-        // the service's background worker notices and adds the organization.
-        step(5, "PAUSE: the customer's Global Administrator signs in (the simulator plays the customer in 2 s); the service's worker checks every second")
-        let code = started.userCode ?? ""
+        // 6. The pause: the customer's Global Administrator signs in (here the simulator plays them);
+        // the service's background worker notices, issues the certificate and adds the organization.
+        step(6, "PAUSE: the customer's Global Administrator signs in (the simulator plays the customer in 2 s); the service's worker checks every second")
         DispatchQueue.global().asyncAfter(deadline: .now() + 2) { simulator.signIn(userCode: code) }
-        let record = try await blocking { try DemoService.waitForWorker(store: store, tenant: intake.tenant, service: service, seconds: 120) }
-        step(6, "UNPAUSE: signed in; the service's worker sent POST /\(version.rawValue)/Organizations with the PFX and password from the vault")
-        Terminal.out("\n" + OnboardingOutput.describe(record))
+        let state = try await blocking { try api.waitForOnboarding("contoso", service: service, seconds: 120) }
+        step(7, "UNPAUSE: GET /v1/onboardings/contoso says \(state); the worker sent POST /\(version.rawValue)/Organizations with the PFX and password from the vault")
+        let record = try OnboardingStore(folder: stateDir).load(try TenantID("contoso"))
+        if let record { Terminal.out("\n" + OnboardingOutput.describe(record)) }
 
-        // 7. What restore tooling gets (metadata only here: never print a password in a demo).
-        let reader = try Vault.open(at: vaultPath, unlock: .keyFile(path: keyFile))
-        let credential = try RestoreCredential.retrieve(vault: reader, record: record, tenant: intake.tenant, purpose: "demo", secrets: false)
-        Terminal.out("\nrestore-credential contoso --metadata-only:\n" + String(decoding: credential.json(includeSecrets: false), as: UTF8.self))
+        // 8. What restore tooling gets, over the API (audited; shown here without the PFX and password).
+        let metadata = try await blocking { DemoAPI.metadata(try api.json("GET", "/v1/tenants/contoso/credential?purpose=demo", expect: 200)) }
+        Terminal.out("\nGET /v1/tenants/contoso/credential?purpose=demo (metadata only; the PFX and password are left out here):\n"
+                     + metadata + "\n")
         service.stop()
         // The command as this run was invoked: a path as typed (.build/release/certvault), or the
         // bare name when it was found on PATH (an installed tool).
@@ -128,9 +135,9 @@ struct DemoCommand: AsyncParsableCommand {
               certvault restore-credential TENANT
 
             """)
-        guard record.state == .onboarded else {
-            throw CertVaultError(.onboardingState, "The demo did not reach 'onboarded' (state \(record.state.rawValue)).",
-                                 hint: record.failure?.hint ?? "Run it again with --verbose.")
+        guard state == "onboarded" else {
+            throw CertVaultError(.onboardingState, "The demo did not reach 'onboarded' (state \(state)).",
+                                 hint: record?.failure?.hint ?? "See the service's log: \(service.logFile).")
         }
     }
 

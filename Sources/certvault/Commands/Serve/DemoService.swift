@@ -113,43 +113,82 @@ final class DemoService: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
+}
 
-    /// Waits until the service's worker has carried the tenant past the customer's sign-in.
-    static func waitForWorker(store: OnboardingStore, tenant: TenantID, service: DemoService, seconds: Double) throws -> OnboardingRecord {
+/// The demo's HTTPS client of the service: trusts exactly the self-signed certificate the service
+/// wrote at start, pins its public key, and sends the demo token as a bearer token.
+struct DemoAPI: Sendable {
+    let ready: ServiceReady
+    private let client: HTTPClientBox
+    private let token: SecretBytes
+
+    init(ready: ServiceReady, token: SecretBytes, logger: Logger) throws {
+        self.ready = ready
+        self.token = token
+        let trust: HTTPTrust = ready.publicKeyPin.map { .pinnedPublicKey($0, caFile: ready.certificateFile) } ?? .systemStore
+        client = HTTPClientBox(try HTTPClient(configuration: .init(trust: trust, connectTimeout: 5, totalTimeout: 60,
+                                                                  userAgent: "certvault-demo/\(CertVault.version)"), logger: logger))
+    }
+
+    /// One request; the token goes only into the `Authorization` header of this request.
+    func send(_ method: String, _ path: String, body: [String: Any]? = nil) throws -> HTTPResponse {
+        var headers = [("Authorization", "Bearer " + token.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })]
+        var bytes: [UInt8]?
+        if let body {
+            headers.append(("Content-Type", "application/json"))
+            bytes = Array(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
+        }
+        return try client.send(HTTPRequest(method: method, url: ready.url + path, headers: headers, body: bytes, mayBeRepeated: method == "GET"))
+    }
+
+    /// A request whose answer must have status `expect` and a JSON object body.
+    func json(_ method: String, _ path: String, body: [String: Any]? = nil, expect: Int) throws -> [String: Any] {
+        let response = try send(method, path, body: body)
+        let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        guard response.status == expect, let object else {
+            let problem = object.map { "\($0["code"] ?? "?"): \($0["detail"] ?? "")" } ?? "no JSON"
+            throw CertVaultError(.onboardingState, "\(method) \(path) answered \(response.status), not \(expect) (\(DisplayText.escapingControls(problem, limit: 300))).",
+                                 hint: "See the service's log in the demo's run folder (serve.log).")
+        }
+        return object
+    }
+
+    /// Polls `GET /v1/onboardings/TENANT` until the state is past the customer's sign-in.
+    func waitForOnboarding(_ tenant: String, service: DemoService, seconds: Double) throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            if let record = try store.load(tenant), record.state != .awaitingCustomer && record.state != .addingOrganization {
-                return record
-            }
+            let record = try json("GET", "/v1/onboardings/\(tenant)", expect: 200)
+            if let state = record["state"] as? String, state != "awaiting-customer" && state != "adding-organization" { return state }
             try service.checkRunning()
             guard Date() < deadline else {
                 throw CertVaultError(.onboardingState, "The service's worker did not finish the onboarding within \(Int(seconds)) s.",
                                      hint: "See the service's log: \(service.logFile).")
             }
-            usleep(200_000)
+            usleep(250_000)
         }
     }
-}
 
-/// The demo's HTTPS client of the service: trusts exactly the self-signed certificate the service
-/// wrote at start, and pins its public key.
-struct DemoAPI: Sendable {
-    let ready: ServiceReady
-    private let client: HTTPClientBox
-
-    init(ready: ServiceReady, logger: Logger) throws {
-        self.ready = ready
-        let trust: HTTPTrust = ready.publicKeyPin.map { .pinnedPublicKey($0, caFile: ready.certificateFile) } ?? .systemStore
-        client = HTTPClientBox(try HTTPClient(configuration: .init(trust: trust, connectTimeout: 5, totalTimeout: 30,
-                                                                  userAgent: "certvault-demo/\(CertVault.version)"), logger: logger))
+    /// The restore credential's metadata as `restore-credential --metadata-only` prints it: every
+    /// field but the PFX and its password.
+    static func metadata(_ credential: [String: Any]) -> String {
+        let keys = ["tenant", "generation", "status", "organizationId", "applicationId", "region", "msid", "thumbprint", "notAfter",
+                    "matchesVB365", "warnings"]
+        let lines = keys.compactMap { key -> String? in
+            guard let value = credential[key] else { return nil }
+            let text: String
+            // Foundation reads JSON numbers as NSNumber, which also casts to Bool: only this key is one.
+            switch value {
+            case let flag as Bool where key == "matchesVB365": text = flag ? "true" : "false"
+            case is NSNull: text = "null"
+            default:
+                let data = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("null".utf8)
+                text = String(decoding: data, as: UTF8.self)
+            }
+            return "  \"\(key)\": \(text)"
+        }
+        return "{\n" + lines.joined(separator: ",\n") + "\n}"
     }
-
-    /// `GET PATH`, with the bearer token when there is one.
-    func get(_ path: String, token: SecretBytes? = nil) throws -> HTTPResponse {
-        try client.send(HTTPRequest(method: "GET", url: ready.url + path, headers: []))
-    }
 }
-
 /// The libcurl client is not Sendable; the demo uses it from one task at a time.
 final class HTTPClientBox: @unchecked Sendable {
     private let client: HTTPClient

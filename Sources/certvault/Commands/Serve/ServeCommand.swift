@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultAccess
 import CertVaultConfiguration
 import CertVaultCore
 import CertVaultIssuer
@@ -42,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(prepared.lock) {} }  // held until the service has stopped
         do {
             try await ServiceRunner.run(
-                configuration: configuration, worker: prepared.worker,
+                services: prepared.services, worker: prepared.worker,
                 selfSignedFile: "\(configuration.vault.path)/serve-certificate.pem", readyFile: readyFile, logger: logger
             ) { ready in
                 var lines = ["certvault serve: listening on \(ready.url) (process \(ready.pid))"]
@@ -61,10 +62,11 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// What `serve` prepares before it listens: the lock, the vault, the worker. Every
-/// refusal comes here, before the port is opened.
+/// What `serve` prepares before it listens: the lock, the vault, tokens and access policies,
+/// the workflow and its worker. Every refusal comes here, before the port is opened.
 struct ServePreparation {
     let lock: ServeLock
+    let services: AppServices
     let worker: OnboardingWorker?
     let workerLine: String
 
@@ -76,22 +78,39 @@ struct ServePreparation {
         }
         // First, so that a second 'serve' is refused before it touches anything.
         let lock = try ServeLock(vaultPath: vaultPath)
+        // A policy that does not parse, or names an unknown scope, stops the start: it never
+        // grants anything by default.
+        let policies = try AccessPolicySet.load(folder: configuration.accessPolicyFolder)
         let vault = try configuration.vault.openVault()
+        let tokens = try TokenStore(vault: vault, path: configuration.tokenStorePath, policies: policies, logger: logger)
+        for token in try tokens.tokensWithMissingPolicy() {
+            // Grants nothing until the policy is back; said at start so a renamed policy is noticed.
+            logger.warning("token \(token.accessor) ('\(token.name)') is bound to the access policy '\(token.policy ?? "?")', which is not in \(configuration.accessPolicyFolder): it grants nothing")
+        }
+        let work = BlockingWork(threads: configuration.blockingThreads)
+        // Two handles: an audited credential read and its append can run beside another call.
+        let vaultService = VaultService(handles: [vault, try configuration.vault.openVault()], work: work)
+        let store = try OnboardingStore(folder: configuration.onboarding.stateDirectory)
+        var onboarding: Onboarding?
         var worker: OnboardingWorker?
         var workerLine = "onboarding worker: off (no [vb365] url in the configuration)"
         if configuration.vb365.url != nil {
             let client = try configuration.vb365.makeClient(userAgent: "certvault/\(CertVault.version)", logger: logger)
             let issuer = Issuer(policy: try configuration.issuancePolicy(), logger: logger)
-            let store = try OnboardingStore(folder: configuration.onboarding.stateDirectory)
-            let onboarding = Onboarding(client: client, vault: vault, store: store, issuer: issuer, logger: logger)
-            onboarding.pollInterval = configuration.onboarding.pollInterval
+            // The workflow's own handle: it serializes its vault calls under its own lock.
+            let workflow = Onboarding(client: client, vault: try configuration.vault.openVault(), store: store, issuer: issuer, logger: logger)
+            workflow.pollInterval = configuration.onboarding.pollInterval
             let settings = OnboardingWorker.Settings(pollInterval: configuration.onboarding.pollInterval,
                                                      concurrency: configuration.onboarding.concurrency,
                                                      drainSeconds: configuration.shutdownGraceSeconds)
-            worker = OnboardingWorker(onboarding: onboarding, settings: settings, logger: logger)
+            worker = OnboardingWorker(onboarding: workflow, settings: settings, logger: logger)
+            onboarding = workflow
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
         }
-        return ServePreparation(lock: lock, worker: worker, workerLine: workerLine)
+        let services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
+                                   onboardingStore: store, onboarding: onboarding)
+        logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
+        return ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine)
     }
 }
