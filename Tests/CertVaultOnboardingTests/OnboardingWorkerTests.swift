@@ -50,8 +50,9 @@ struct RunningWorker {
     }
 }
 
-/// Waits until `condition` holds, polling; false after `seconds`.
-func eventually(_ seconds: Double = 60, _ condition: () throws -> Bool) async rethrows -> Bool {
+/// Waits until `condition` holds, polling; false after `seconds` (generous: the whole suite runs in
+/// parallel on 2 cores, and a loaded machine once needed more than 60 s for the first checks).
+func eventually(_ seconds: Double = 180, _ condition: () throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return true }
