@@ -199,6 +199,7 @@ let package = Package(
                 "CertVaultVault",
                 "CertVaultHTTP",
                 "CertVaultVB365",
+                "CertVaultServer",
                 "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

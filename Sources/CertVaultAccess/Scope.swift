@@ -1,4 +1,4 @@
-public import CertVaultCore
+internal import CertVaultCore
 
 /// What a caller of the service may do. A token or an access policy grants a set of scopes; every
 /// route names the one scope it needs. Unknown scope names are errors, never ignored.

@@ -32,7 +32,7 @@ public struct RestoreCredential: Sendable {
     ///
     /// With `secrets` false nothing secret is decrypted (no read-out, nothing audited): the
     /// result carries the facts only, with an empty PFX and password.
-    public static func retrieve(vault: Vault, record: OnboardingRecord?, tenant: TenantID, generation: Int? = nil,
+    public static func retrieve(vault: some CredentialSource, record: OnboardingRecord?, tenant: TenantID, generation: Int? = nil,
                                 thumbprint: String? = nil, purpose: String, secrets: Bool = true) throws -> RestoreCredential {
         // Full metadata (the index keeps only status, expiry and thumbprint).
         let entries = try vault.generations(of: tenant).map { try vault.summary(tenant: tenant, generation: $0) }

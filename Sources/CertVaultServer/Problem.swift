@@ -16,8 +16,10 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     /// Extra response headers (for example `WWW-Authenticate`).
     public let headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, detail: String, hint: String? = nil,
-                headers: HTTPFields = [:]) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, detail: String, hint: String? = nil,
+        headers: HTTPFields = [:]
+    ) {
         self.status = status
         self.code = code
         self.detail = detail
@@ -59,8 +61,48 @@ extension Problem {
     /// 404 for a tenant that does not exist or is not covered by the caller's grant: the two are
     /// indistinguishable on purpose.
     public static func tenantNotFound(_ tenant: String) -> Problem {
-        Problem(.notFound, code: "tenant-not-found",
-                detail: "There is no tenant \(DisplayText.escapingControls(tenant, limit: 80)).",
-                hint: "Check the tenant id with GET /v1/tenants.")
+        Problem(
+            .notFound, code: "tenant-not-found",
+            detail: "There is no tenant \(DisplayText.escapingControls(tenant, limit: 80)).",
+            hint: "Check the tenant id with GET /v1/tenants.")
+    }
+}
+
+extension Problem {
+    /// `text` in double quotes with control characters escaped and its length bounded, for a detail.
+    public static func quoted(_ text: String, limit: Int = 80) -> String {
+        "'\(DisplayText.escapingControls(text, limit: limit))'"
+    }
+
+    /// A sentence about `error` that is safe to show: a library error's reason, or only its type.
+    public static func safeDescription(of error: any Error) -> String {
+        if let error = error as? CertVaultError { return error.reason }
+        if let error = error as? Problem { return error.detail }
+        return "an unexpected \(type(of: error))"
+    }
+
+    /// 401 for a request without a bearer token.
+    public static let tokenMissing = Problem(
+        .unauthorized, code: "token-missing", detail: "This route needs an API token.",
+        hint: "Send 'Authorization: Bearer cvt_...' with a token made by 'certvault token create'.",
+        headers: [.wwwAuthenticate: "Bearer realm=\"certvault\""])
+
+    /// 401 for a token that is unknown, expired or revoked (indistinguishable on purpose).
+    public static let tokenInvalid = Problem(
+        .unauthorized, code: "token-invalid", detail: "The API token is not valid: unknown, expired or revoked.",
+        hint: "Check it with 'certvault token list' (by its accessor) or make a new one with 'certvault token create'.",
+        headers: [.wwwAuthenticate: "Bearer realm=\"certvault\", error=\"invalid_token\""])
+
+    /// 403 for a token without the route's scope.
+    public static func scopeMissing(_ scope: String) -> Problem {
+        Problem(
+            .forbidden, code: "scope-missing", detail: "The API token does not grant the scope \(scope) this route needs.",
+            hint: "Use a token with scope \(scope), or add it to the token's access policy.",
+            headers: [.wwwAuthenticate: "Bearer realm=\"certvault\", error=\"insufficient_scope\", scope=\"\(scope)\""])
+    }
+
+    /// 400 for a query parameter that is missing, unknown or malformed.
+    public static func invalidQuery(_ detail: String, hint: String) -> Problem {
+        Problem(.badRequest, code: "invalid-query", detail: detail, hint: hint)
     }
 }

@@ -93,19 +93,27 @@ public struct AuditLog: Sendable {
         let tenant: String?
         let generation: Int?
         let detail: String
+        /// The record's actor; nil for the `actor` given to ``appendMany(_:actor:now:)``.
+        var actor: String? = nil
     }
 
     /// Appends many records in large writes and updates the head once; the caller holds the
     /// vault lock. For bulk work (and synthetic test vaults): the log's bytes are exactly those
-    /// of one ``append(actor:action:tenant:generation:detail:now:)`` per record.
-    func appendMany(_ records: [Pending], actor: String, now: Int64? = nil) throws {
-        guard !records.isEmpty else { return }
+    /// of one ``append(actor:action:tenant:generation:detail:now:)`` per record. The group commit
+    /// of credential reads (``AuditCommitter``) writes its batches with it: one write and one fsync
+    /// for many records.
+    ///
+    /// - Returns: the sequence numbers given to the records, in order (nil when there were none).
+    @discardableResult
+    func appendMany(_ records: [Pending], actor: String, now: Int64? = nil) throws -> ClosedRange<Int>? {
+        guard !records.isEmpty else { return nil }
         let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
         }
         defer { close(fd) }
         var (sequence, previous) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
+        let first = sequence + 1
         let time = UTCTime.dateTime(now ?? UTCTime.now())
         let cleanActor = AuditLog.clean(actor)
         var block: [UInt8] = []
@@ -113,7 +121,7 @@ public struct AuditLog: Sendable {
         for record in records {
             sequence += 1
             let fields = [
-                String(sequence), time, cleanActor, AuditLog.clean(record.action), AuditLog.clean(record.tenant ?? "-"),
+                String(sequence), time, record.actor.map(AuditLog.clean) ?? cleanActor, AuditLog.clean(record.action), AuditLog.clean(record.tenant ?? "-"),
                 record.generation.map(String.init) ?? "-", AuditLog.clean(record.detail.isEmpty ? "-" : record.detail), previous,
             ]
             let prefix = fields.joined(separator: "\t") + "\t"
@@ -129,6 +137,7 @@ public struct AuditLog: Sendable {
             throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
         }
         try writeHead(sequence: sequence, mac: previous)
+        return first...sequence
     }
 
     /// The sequence number and mac of the log's last complete line, reading only its tail.

@@ -110,13 +110,23 @@ extension Vault {
     /// Reads out a generation's secrets (PFX and password); the read is written to the audit log.
     ///
     /// - Parameter generation: nil for the newest active generation.
+    ///
+    /// One record and one fsync per read. A service reading for many callers at once uses a
+    /// ``CredentialReader`` (``credentialReader(actor:)``): the same record, committed in groups.
     public func readOut(tenant: TenantID, generation: Int? = nil, purpose: String) throws -> (Int, EntryPayload, EntryMetadata) {
+        let (chosen, payload, metadata) = try openForReadOut(tenant: tenant, generation: generation)
+        try withLock { try audit.append(actor: actor, action: "entry.read", tenant: tenant.rawValue, generation: chosen, detail: purpose) }
+        return (chosen, payload, metadata)
+    }
+
+    /// Decrypts a generation's secrets without auditing: only for read-outs that audit them
+    /// before releasing them (``readOut(tenant:generation:purpose:)``, ``CredentialReader``).
+    func openForReadOut(tenant: TenantID, generation: Int?) throws -> (Int, EntryPayload, EntryMetadata) {
         let chosen = try generation ?? newestActive(tenant)
         let (file, path) = try load(tenant, chosen)
         let dataKey = try dataKey(of: file, path: path)
         let payload = try file.openPayload(dataKey: dataKey, file: path)
         let metadata = try file.openMetadata(dataKey: dataKey, file: path)
-        try withLock { try audit.append(actor: actor, action: "entry.read", tenant: tenant.rawValue, generation: chosen, detail: purpose) }
         return (chosen, payload, metadata)
     }
 
