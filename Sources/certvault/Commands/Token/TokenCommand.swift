@@ -34,8 +34,8 @@ struct TokenStoreOptions: ParsableArguments {
             valueName: "dir"))
     var accessPolicies: String?
 
-    func storePath(vault: VaultOptions) -> String {
-        store ?? Environment.value("CERTVAULT_TOKEN_STORE") ?? TokenStore.defaultPath(vault: vault.vaultPath)
+    func storePath(vault: VaultOptions) throws -> String {
+        try store ?? Environment.value("CERTVAULT_TOKEN_STORE") ?? TokenStore.defaultPath(vault: vault.vaultPath)
     }
 
     var accessPolicyFolder: String { accessPolicies ?? Environment.value("CERTVAULT_ACCESS_POLICIES") ?? "policy/access" }
