@@ -222,9 +222,10 @@ struct VB365FaultTests {
     @Test("a server slower than the timeout is a transport error with a hint")
     func timeout() throws {
         let harness = try Harness()
-        let client = try harness.client { $0.http.totalTimeout = 0.5; $0.retry = .none }
+        // 2 s for the login (a TLS handshake and a token on a loaded 2-core machine), 10 s of delay.
+        let client = try harness.client { $0.http.totalTimeout = 2; $0.retry = .none }
         try client.logIn()
-        harness.simulator.delay("GET Organizations", seconds: 2)
+        harness.simulator.delay("GET Organizations", seconds: 10)
         let error = try #require(throws: VB365Error.self) { try client.organizations() }
         #expect(error.code == .httpTransport)
         #expect(error.error.hint?.contains("did not answer in time") == true)
