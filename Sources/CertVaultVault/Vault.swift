@@ -149,6 +149,13 @@ public final class Vault {
         return try open(at: path, root: root, actor: actor)
     }
 
+    /// A second handle on the same vault with the same unlocked root key: the passphrase is not read
+    /// again (a descriptor can be read only once) and Argon2id does not run again. Each handle has
+    /// its own lock descriptor and keyring copy, so handles can be used on different threads at once.
+    public func anotherHandle(actor: String? = nil) throws -> Vault {
+        try Vault.open(at: path, root: root, actor: actor ?? self.actor)
+    }
+
     /// Opens a vault whose root key is already unwrapped (after a restore).
     static func open(at path: String, root: SecretBytes, actor: String) throws -> Vault {
         let keyringPath = "\(path)/\(Keyring.fileName)"

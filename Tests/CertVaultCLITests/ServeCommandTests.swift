@@ -318,3 +318,53 @@ struct ServeCommandTests {
         #expect(mismatched.stderr.contains("does not belong to the certificate"), "\(mismatched.stderr)")
     }
 }
+
+@Suite("certvault serve with a passphrase from a descriptor")
+struct ServePassphraseDescriptorTests {
+    @Test("the passphrase is read once from passphrase_fd: the API's handles and the worker's open with the unlocked key")
+    func passphraseFromDescriptor() throws {
+        let world = try ServeWorld()
+        let vaultDir = world.dir.file("fd-vault")
+        let passphrase = try world.dir.write("passphrase", "correct horse battery staple for serve\n")
+        let created = try CLI.run(["init", "--vault", vaultDir, "--passphrase-file", passphrase, "--argon2-memory-mib", "64"],
+                                  environment: world.env)
+        #expect(created.status == 0, "\(created.stderr)")
+        // The configuration names the descriptor; the shell opens the file on it, as a unit file or
+        // a secrets agent would. Only the descriptor's number is in argv, never the passphrase.
+        let original = try String(contentsOfFile: world.configFile, encoding: .utf8)
+        let config = original
+            .replacingOccurrences(of: "path = \"\(world.dir.file("vault"))\"", with: "path = \"\(vaultDir)\"")
+            .replacingOccurrences(of: "key_file = \"\(world.dir.file("key/root.key"))\"", with: "passphrase_fd = 3")
+        #expect(config.contains("passphrase_fd = 3") && config.contains(vaultDir))
+        let configFile = try world.dir.write("fd.toml", config)
+        let readyFile = world.dir.file("fd-ready.json")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "exec \"$0\" serve --config \"$1\" --ready-file \"$2\" 3<\"$3\"",
+                             CLI.binary, configFile, readyFile, passphrase]
+        var environment = ProcessInfo.processInfo.environment.merging(CLI.isolation) { $1 }.merging(world.env) { $1 }
+        environment["CERTVAULT_VAULT"] = nil
+        environment["CERTVAULT_KEY_FILE"] = nil
+        process.environment = environment
+        let errorsFile = world.dir.file("fd-serve.err")
+        _ = FileManager.default.createFile(atPath: errorsFile, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errorsFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        func readyInfo() -> ReadyInfo? {
+            FileManager.default.contents(atPath: readyFile).flatMap { try? JSONDecoder().decode(ReadyInfo.self, from: $0) }
+        }
+        #expect(waitUntil(120) { readyInfo() != nil || !process.isRunning })
+        try #require(process.isRunning, "serve ended: \((try? String(contentsOfFile: errorsFile, encoding: .utf8)) ?? "")")
+        let ready = try #require(readyInfo())
+        let answer = try httpsGet(ready.url + "/healthz", caFile: ready.certificateFile, pin: ready.publicKeyPin)
+        #expect(answer.status == 200)
+        kill(process.processIdentifier, SIGTERM)
+        #expect(waitUntil(60) { !process.isRunning })
+        #expect(process.terminationStatus == 0)
+    }
+}

@@ -28,6 +28,8 @@ final class WorkerEvents: Sendable {
 
 /// A worker running in a task of its own, as the service runs it.
 struct RunningWorker {
+    static let executor = DedicatedThreadExecutor(name: "worker-tests")
+
     let worker: OnboardingWorker
     let task: Task<Void, Never>
     let events: WorkerEvents
@@ -40,7 +42,9 @@ struct RunningWorker {
                                       logger: World.logger, observer: { events.add($0) })
         self.worker = worker
         self.events = events
-        self.task = Task { await worker.run() }
+        // On a thread of its own: the suite's synchronous tests can hold the cooperative pool for
+        // minutes on 2 cores (see DedicatedThreadExecutor); the service's pool is never blocked.
+        self.task = Task(executorPreference: RunningWorker.executor) { await worker.run() }
     }
 
     /// Stops it gracefully and waits for the loop to return.

@@ -89,7 +89,7 @@ struct ServePreparation {
         }
         let work = BlockingWork(threads: configuration.blockingThreads)
         // Two handles: an audited credential read and its append can run beside another call.
-        let vaultService = VaultService(handles: [vault, try configuration.vault.openVault()], work: work)
+        let vaultService = VaultService(handles: [vault, try vault.anotherHandle()], work: work)
         let store = try OnboardingStore(folder: configuration.onboarding.stateDirectory)
         var onboarding: Onboarding?
         var worker: OnboardingWorker?
@@ -98,7 +98,7 @@ struct ServePreparation {
             let client = try configuration.vb365.makeClient(userAgent: "certvault/\(CertVault.version)", logger: logger)
             let issuer = Issuer(policy: try configuration.issuancePolicy(), logger: logger)
             // The workflow's own handle: it serializes its vault calls under its own lock.
-            let workflow = Onboarding(client: client, vault: try configuration.vault.openVault(), store: store, issuer: issuer, logger: logger)
+            let workflow = Onboarding(client: client, vault: try vault.anotherHandle(), store: store, issuer: issuer, logger: logger)
             workflow.pollInterval = configuration.onboarding.pollInterval
             let settings = OnboardingWorker.Settings(pollInterval: configuration.onboarding.pollInterval,
                                                      concurrency: configuration.onboarding.concurrency,
