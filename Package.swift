@@ -100,20 +100,22 @@ let package = Package(
         ),
 
         .target(
-            name: "CertVaultHTTPServer",
-            dependencies: ["CertVaultCore", "COpenSSL", "CCertVaultShims"],
-            swiftSettings: swiftSettings
-        ),
-
-        .target(
             name: "CertVaultVB365",
             dependencies: ["CertVaultCore", "CertVaultHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
+        // A Hummingbird application on an event loop of its own (tests start and stop it synchronously).
         .target(
             name: "CertVaultVB365Simulator",
-            dependencies: ["CertVaultCore", "CertVaultIssuer", "CertVaultHTTPServer", "CertVaultVB365"],
+            dependencies: [
+                "CertVaultCore", "CertVaultIssuer", "CertVaultVB365",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 

@@ -1,5 +1,5 @@
-public import CertVaultCore
-package import CertVaultPolicy
+internal import CertVaultCore
+internal import CertVaultPolicy
 
 /// A named set of scopes over a set of tenants (`policy/access/NAME.toml`). A token bound to a policy
 /// gets what the policy says at the moment of each request, so tightening the policy tightens every
@@ -53,8 +53,9 @@ public struct AccessPolicy: Sendable, Hashable {
             throw failure(error.line, error.message, hint: "Fix the line; access policies use the TOML subset of docs/access.md.")
         }
         if let table = tables.first(where: { !$0.name.isEmpty }) {
-            throw failure(table.line, "tables are not allowed ([\(table.name)])",
-                          hint: "An access policy has only the keys name, description, scopes and tenants, before any [table].")
+            throw failure(
+                table.line, "tables are not allowed ([\(table.name)])",
+                hint: "An access policy has only the keys name, description, scopes and tenants, before any [table].")
         }
         var name: String?
         var description: String?
@@ -66,8 +67,9 @@ public struct AccessPolicy: Sendable, Hashable {
             switch (entry.key, entry.value) {
             case ("name", .string(let value)):
                 guard isValidName(value) else {
-                    throw failure(entry.line, "name \(DisplayText.escapingControls(value, limit: 80)) is not a valid policy name",
-                                  hint: "Use 1 to 64 letters, digits, '-' and '_'.")
+                    throw failure(
+                        entry.line, "name \(DisplayText.escapingControls(value, limit: 80)) is not a valid policy name",
+                        hint: "Use 1 to 64 letters, digits, '-' and '_'.")
                 }
                 name = value
             case ("description", .string(let value)):
@@ -76,11 +78,13 @@ public struct AccessPolicy: Sendable, Hashable {
                 var parsed = Set<Scope>()
                 for value in values {
                     guard case .string(let text) = value else {
-                        throw failure(entry.line, "scopes must be strings, not \(value.typeName)", hint: "Write scopes = [\"tenants:read\"].")
+                        throw failure(
+                            entry.line, "scopes must be strings, not \(value.typeName)", hint: "Write scopes = [\"tenants:read\"].")
                     }
                     guard let scope = Scope(rawValue: text) else {
-                        throw failure(entry.line, "unknown scope \(DisplayText.escapingControls(text, limit: 64))",
-                                      hint: "Use one of: \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
+                        throw failure(
+                            entry.line, "unknown scope \(DisplayText.escapingControls(text, limit: 64))",
+                            hint: "Use one of: \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
                     }
                     guard parsed.insert(scope).inserted else {
                         throw failure(entry.line, "scope '\(text)' is listed twice", hint: "List each scope once.")
@@ -93,11 +97,14 @@ public struct AccessPolicy: Sendable, Hashable {
             case ("tenants", let value):
                 tenants = try parseTenants(value, line: entry.line, failure: failure)
             case ("name", _), ("description", _), ("scopes", _):
-                throw failure(entry.line, "'\(entry.key)' must be \(entry.key == "scopes" ? "an array of strings" : "a string"), "
-                                  + "not \(entry.value.typeName)", hint: "See docs/access.md, \"Access policies\".")
+                throw failure(
+                    entry.line,
+                    "'\(entry.key)' must be \(entry.key == "scopes" ? "an array of strings" : "a string"), "
+                        + "not \(entry.value.typeName)", hint: "See docs/access.md, \"Access policies\".")
             default:
-                throw failure(entry.line, "unknown key '\(entry.key)'",
-                              hint: "An access policy has only the keys name, description, scopes and tenants.")
+                throw failure(
+                    entry.line, "unknown key '\(entry.key)'",
+                    hint: "An access policy has only the keys name, description, scopes and tenants.")
             }
         }
         guard let name else { throw failure(nil, "the key 'name' is missing", hint: "Add name = \"\(stem(of: file))\".") }
@@ -105,20 +112,24 @@ public struct AccessPolicy: Sendable, Hashable {
             throw failure(nil, "the key 'scopes' is missing", hint: "Add scopes = [...] with the scopes the policy grants.")
         }
         guard let tenants else {
-            throw failure(nil, "the key 'tenants' is missing",
-                          hint: "Add tenants = [\"contoso\", \"eu-*\"], or tenants = \"*\" for every tenant (which must be written out).")
+            throw failure(
+                nil, "the key 'tenants' is missing",
+                hint: "Add tenants = [\"contoso\", \"eu-*\"], or tenants = \"*\" for every tenant (which must be written out).")
         }
         let expected = stem(of: file)
         guard name == expected else {
             let line = tables.first?.entries.first(where: { $0.key == "name" })?.line
-            throw failure(line, "the name '\(name)' is not the file's name '\(expected)'",
-                          hint: "Rename the file to \(name).toml or set name = \"\(expected)\"; a token names its policy by both.")
+            throw failure(
+                line, "the name '\(name)' is not the file's name '\(expected)'",
+                hint: "Rename the file to \(name).toml or set name = \"\(expected)\"; a token names its policy by both.")
         }
         return AccessPolicy(name: name, description: description, scopes: scopes, tenants: tenants, file: file)
     }
 
-    private static func parseTenants(_ value: TOMLValue, line: Int,
-                                     failure: (Int?, String, String) -> CertVaultError) throws -> TenantSelector? {
+    private static func parseTenants(
+        _ value: TOMLValue, line: Int,
+        failure: (Int?, String, String) -> CertVaultError
+    ) throws -> TenantSelector? {
         let everyTenantHint = "Write tenants = [\"contoso\", \"eu-*\"] (ids and prefix patterns), or tenants = \"*\" for every tenant."
         switch value {
         case .string("*"):
@@ -140,8 +151,9 @@ public struct AccessPolicy: Sendable, Hashable {
             do {
                 return try TenantSelector(entries)
             } catch let error as CertVaultError {
-                throw failure(line, error.reason.hasSuffix(".") ? String(error.reason.dropLast()) : error.reason,
-                              error.hint ?? everyTenantHint)
+                throw failure(
+                    line, error.reason.hasSuffix(".") ? String(error.reason.dropLast()) : error.reason,
+                    error.hint ?? everyTenantHint)
             }
         default:
             throw failure(line, "tenants must be an array of strings or \"*\", not \(value.typeName)", everyTenantHint)

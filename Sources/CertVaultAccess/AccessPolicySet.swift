@@ -1,8 +1,8 @@
-public import CertVaultCore
+internal import CertVaultCore
 internal import Foundation
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Every access policy of a folder (`policy/access/*.toml`), by name.
@@ -54,8 +54,9 @@ public struct AccessPolicySet: Sendable, Hashable {
         var info = stat()
         guard stat(folder, &info) == 0 else {
             if errno == ENOENT { return .empty }
-            throw CertVaultError(.fileSystem, "Cannot read the access policy folder '\(folder)'.",
-                                 hint: "Check the path and that you may read it.", underlying: PrivateFiles.errnoText())
+            throw CertVaultError(
+                .fileSystem, "Cannot read the access policy folder '\(folder)'.",
+                hint: "Check the path and that you may read it.", underlying: PrivateFiles.errnoText())
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
             throw CertVaultError(.fileSystem, "'\(folder)' is not a folder.", hint: "Point the access policy folder at a folder.")
@@ -67,8 +68,9 @@ public struct AccessPolicySet: Sendable, Hashable {
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             try checkNotWorldWritable(info, path: path)
             guard info.st_size <= fileLimit else {
-                throw CertVaultError(.invalidAccessPolicy, "Access policy '\(path)' is \(info.st_size) bytes; the limit is \(fileLimit).",
-                                     hint: "An access policy is a few lines; check that this is the right file.")
+                throw CertVaultError(
+                    .invalidAccessPolicy, "Access policy '\(path)' is \(info.st_size) bytes; the limit is \(fileLimit).",
+                    hint: "An access policy is a few lines; check that this is the right file.")
             }
             let data: Data
             do {

@@ -1,4 +1,4 @@
-public import CertVaultCore
+internal import CertVaultCore
 
 /// How long a new token lives: `90d`, `12h`, `30m`, or `none` (no expiry).
 public enum TokenExpiry {

@@ -23,8 +23,10 @@ public struct TokenInfo: Sendable, Hashable, Codable {
     public let lastUsed: Int64?
 
     /// Creates a description of a token.
-    public init(accessor: String, name: String, scopes: [Scope], policy: String?, tenants: [String]?, created: Int64,
-                expires: Int64?, revoked: Int64?, lastUsed: Int64?) {
+    public init(
+        accessor: String, name: String, scopes: [Scope], policy: String?, tenants: [String]?, created: Int64,
+        expires: Int64?, revoked: Int64?, lastUsed: Int64?
+    ) {
         self.accessor = accessor
         self.name = name
         self.scopes = scopes

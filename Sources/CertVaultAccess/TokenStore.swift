@@ -1,11 +1,11 @@
 public import CertVaultCore
 public import CertVaultVault
-public import Logging
 internal import Foundation
+public import Logging
 internal import Synchronization
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// The API tokens of one vault: created, listed and revoked by `certvault token`, resolved to grants
@@ -24,7 +24,8 @@ internal import Glibc
 ///
 /// "Last used" is kept in memory and written at most every ``lastUsedFlushInterval`` seconds through
 /// ``flushLastUsedIfDue(now:)`` (and at shutdown through ``flushLastUsed(now:)``), never on the request
-/// path: ``grant(for:now:)`` never writes.
+/// path: ``grant(for:now:)`` never writes. Through the protocol these are ``TokenAuthority/flushIfDue(now:)``
+/// and ``TokenAuthority/flush(now:)``.
 public final class TokenStore: TokenAuthority, Sendable {
     /// The store's file.
     public let path: String
@@ -62,8 +63,10 @@ public final class TokenStore: TokenAuthority, Sendable {
     /// - Throws: ``CertVaultError`` `token-store-corrupt` (altered or damaged), `token-store-wrong-key`
     ///   (another vault's store), `insecure-permissions` (the file or its folder open to other users),
     ///   `file-system`.
-    public init(path: String, key: SecretBytes, policies: AccessPolicySet = .empty,
-                logger: Logger = Logger(label: "certvault.access", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
+    public init(
+        path: String, key: SecretBytes, policies: AccessPolicySet = .empty,
+        logger: Logger = Logger(label: "certvault.access", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
         precondition(key.count == 32, "the token store's key is 32 bytes")
         self.path = path
         self.keys = TokenStoreKeys(key)
@@ -78,10 +81,13 @@ public final class TokenStore: TokenAuthority, Sendable {
     /// its root key.
     ///
     /// - Throws: the errors of ``init(path:key:policies:logger:)``.
-    public convenience init(vault: Vault, path: String? = nil, policies: AccessPolicySet = .empty,
-                            logger: Logger = Logger(label: "certvault.access", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
-        try self.init(path: path ?? TokenStore.defaultPath(vault: vault.path), key: vault.derivedKey(purpose: TokenStore.keyPurpose),
-                      policies: policies, logger: logger)
+    public convenience init(
+        vault: Vault, path: String? = nil, policies: AccessPolicySet = .empty,
+        logger: Logger = Logger(label: "certvault.access", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
+        try self.init(
+            path: path ?? TokenStore.defaultPath(vault: vault.path), key: vault.derivedKey(purpose: TokenStore.keyPurpose),
+            policies: policies, logger: logger)
     }
 
     /// The default store of the vault at `vaultPath`: `<vault>/tokens`.
@@ -115,8 +121,9 @@ public final class TokenStore: TokenAuthority, Sendable {
             if let name = loaded.stored.policy {
                 guard let policy = state.policies[name] else {
                     if state.warnedMissingPolicy.insert(accessor).inserted {
-                        logger.warning("token bound to a missing access policy grants nothing",
-                                       metadata: ["accessor": "\(accessor)", "policy": "\(name)"])
+                        logger.warning(
+                            "token bound to a missing access policy grants nothing",
+                            metadata: ["accessor": "\(accessor)", "policy": "\(name)"])
                     }
                     return nil
                 }
@@ -126,6 +133,17 @@ public final class TokenStore: TokenAuthority, Sendable {
             }
             state.pendingLastUsed[accessor] = max(now, state.pendingLastUsed[accessor] ?? now)
             return grant
+        }
+    }
+
+    /// The tokens (not revoked) bound to a policy that the current policies do not have: they grant
+    /// nothing. The service logs them at start, so a renamed or deleted policy is noticed.
+    ///
+    /// - Throws: the errors of reading the store.
+    public func tokensWithMissingPolicy() throws -> [TokenInfo] {
+        try refreshIfChanged()
+        return state.withLock { state in
+            state.file.tokens.filter { $0.revoked == nil && $0.policy.map { state.policies[$0] == nil } == true }.map(\.info)
         }
     }
 
@@ -156,13 +174,16 @@ public final class TokenStore: TokenAuthority, Sendable {
     ///   - expires: when it stops working (seconds since 1970), or nil for never; see ``TokenExpiry``.
     /// - Throws: ``CertVaultError`` `invalid-input` (name, scopes and policy together, no scopes, an expiry
     ///   in the past), `unknown-access-policy`, and the errors of reading and writing the store.
-    public func create(name: String, scopes: Set<Scope>, tenants: TenantSelector?, policy: String?, expires: Int64?,
-                       now: Int64 = UTCTime.now()) throws -> IssuedToken {
+    public func create(
+        name: String, scopes: Set<Scope>, tenants: TenantSelector?, policy: String?, expires: Int64?,
+        now: Int64 = UTCTime.now()
+    ) throws -> IssuedToken {
         try TokenStore.checkName(name)
         if let policy {
             guard scopes.isEmpty, tenants == nil else {
-                throw CertVaultError(.invalidInput, "A token takes its scopes and tenants from its access policy or from its own list, not both.",
-                                     hint: "Give --policy alone, or --scope (and --tenant) without --policy.")
+                throw CertVaultError(
+                    .invalidInput, "A token takes its scopes and tenants from its access policy or from its own list, not both.",
+                    hint: "Give --policy alone, or --scope (and --tenant) without --policy.")
             }
             let known = self.policies
             guard known[policy] != nil else {
@@ -173,8 +194,9 @@ public final class TokenStore: TokenAuthority, Sendable {
                         : "Use one of: \(known.names.joined(separator: ", ")).")
             }
         } else if scopes.isEmpty {
-            throw CertVaultError(.invalidInput, "A token needs at least one scope, or an access policy.",
-                                 hint: "Give --scope with one or more of: \(Scope.allCases.map(\.rawValue).joined(separator: ", ")); or --policy NAME.")
+            throw CertVaultError(
+                .invalidInput, "A token needs at least one scope, or an access policy.",
+                hint: "Give --scope with one or more of: \(Scope.allCases.map(\.rawValue).joined(separator: ", ")); or --policy NAME.")
         }
         if let expires, expires <= now {
             throw CertVaultError(.invalidInput, "The token's expiry is not in the future.", hint: "Give a lifetime such as 90d.")
@@ -206,8 +228,9 @@ public final class TokenStore: TokenAuthority, Sendable {
         var result: (TokenInfo, Bool)?
         try modify { file in
             guard let index = file.tokens.firstIndex(where: { $0.accessor == accessor }) else {
-                throw CertVaultError(.tokenNotFound, "No token has the accessor \(DisplayText.escapingControls(accessor, limit: 40)).",
-                                     hint: "Run 'certvault token list' to see the accessors.")
+                throw CertVaultError(
+                    .tokenNotFound, "No token has the accessor \(DisplayText.escapingControls(accessor, limit: 40)).",
+                    hint: "Run 'certvault token list' to see the accessors.")
             }
             let already = file.tokens[index].revoked != nil
             if !already { file.tokens[index].revoked = now }
@@ -261,6 +284,12 @@ public final class TokenStore: TokenAuthority, Sendable {
         return due ? try flushLastUsed(now: now) : 0
     }
 
+    /// ``TokenAuthority`` conformance: ``flushLastUsedIfDue(now:)``.
+    public func flushIfDue(now: Int64) throws { try flushLastUsedIfDue(now: now) }
+
+    /// ``TokenAuthority`` conformance: ``flushLastUsed(now:)``.
+    public func flush(now: Int64) throws { try flushLastUsed(now: now) }
+
     // MARK: The file
 
     private var folder: String {
@@ -271,8 +300,10 @@ public final class TokenStore: TokenAuthority, Sendable {
     }
 
     private static func stamp(_ info: stat) -> [Int] {
-        [Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
-         Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec)]
+        [
+            Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
+            Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec),
+        ]
     }
 
     /// Reads and authenticates the file; nil when there is none.
@@ -289,15 +320,18 @@ public final class TokenStore: TokenAuthority, Sendable {
             throw CertVaultError(.fileSystem, "Cannot read the token store '\(path)'.", underlying: PrivateFiles.errnoText())
         }
         guard info.st_size <= TokenStoreFile.sizeLimit else {
-            throw CertVaultError(.tokenStoreCorrupt, "The token store '\(path)' is \(info.st_size) bytes, more than a store can be.",
-                                 hint: "Check that the path names the token store.")
+            throw CertVaultError(
+                .tokenStoreCorrupt, "The token store '\(path)' is \(info.st_size) bytes, more than a store can be.",
+                hint: "Check that the path names the token store.")
         }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0
         while done < bytes.count {
             let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
             if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { throw CertVaultError(.fileSystem, "Cannot read the token store '\(path)'.", underlying: PrivateFiles.errnoText()) }
+            guard got > 0 else {
+                throw CertVaultError(.fileSystem, "Cannot read the token store '\(path)'.", underlying: PrivateFiles.errnoText())
+            }
             done += got
         }
         return (try TokenStoreFile.parse(bytes, keys: keys, path: path), TokenStore.stamp(info))
@@ -335,8 +369,9 @@ public final class TokenStore: TokenAuthority, Sendable {
         } else {
             try state.withLock { state throws(CertVaultError) in
                 guard state.highestRevision == 0 else {
-                    throw CertVaultError(.tokenStoreRolledBack, "The token store '\(path)' has disappeared.",
-                                         hint: "Nothing is granted. Put the file back from a backup, or restart to begin without tokens.")
+                    throw CertVaultError(
+                        .tokenStoreRolledBack, "The token store '\(path)' has disappeared.",
+                        hint: "Nothing is granted. Put the file back from a backup, or restart to begin without tokens.")
                 }
             }
         }
@@ -398,8 +433,9 @@ public final class TokenStore: TokenAuthority, Sendable {
     static func checkName(_ name: String) throws {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty, name.count <= 64, trimmed == name, !name.unicodeScalars.contains(where: DisplayText.needsEscape) else {
-            throw CertVaultError(.invalidInput, "Invalid token name \(DisplayText.escapingControls(name, limit: 80)).",
-                                 hint: "Give 1 to 64 printable characters without leading or trailing spaces, e.g. restore-tooling.")
+            throw CertVaultError(
+                .invalidInput, "Invalid token name \(DisplayText.escapingControls(name, limit: 80)).",
+                hint: "Give 1 to 64 printable characters without leading or trailing spaces, e.g. restore-tooling.")
         }
     }
 

@@ -18,8 +18,9 @@ struct StoredToken: Codable, Hashable, Sendable {
     var lastUsed: Int64?
 
     var info: TokenInfo {
-        TokenInfo(accessor: accessor, name: name, scopes: scopes.compactMap(Scope.init(rawValue:)), policy: policy, tenants: tenants,
-                  created: created, expires: expires, revoked: revoked, lastUsed: lastUsed)
+        TokenInfo(
+            accessor: accessor, name: name, scopes: scopes.compactMap(Scope.init(rawValue:)), policy: policy, tenants: tenants,
+            created: created, expires: expires, revoked: revoked, lastUsed: lastUsed)
     }
 }
 
@@ -70,9 +71,10 @@ struct TokenStoreFile: Equatable {
 
     static func parse(_ bytes: [UInt8], keys: TokenStoreKeys, path: String) throws -> TokenStoreFile {
         func corrupt(_ why: String) -> CertVaultError {
-            CertVaultError(.tokenStoreCorrupt, "The token store '\(path)' cannot be used: \(why).",
-                           hint: "Nothing is granted from it. Put back the file from a backup, or move it away and create the "
-                               + "tokens again with 'certvault token create' (every old token stops working).")
+            CertVaultError(
+                .tokenStoreCorrupt, "The token store '\(path)' cannot be used: \(why).",
+                hint: "Nothing is granted from it. Put back the file from a backup, or move it away and create the "
+                    + "tokens again with 'certvault token create' (every old token stops working).")
         }
         guard bytes.starts(with: Array((header + "\n").utf8)) else {
             throw corrupt(bytes.isEmpty ? "it is empty" : "it is not a certvault token store (no '\(header)' line)")
@@ -85,7 +87,9 @@ struct TokenStoreFile: Equatable {
         let lines = String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         let expected = Hex.lower(TokenText.keyedHash(body, key: keys.fileKey))
         guard macLine.hasPrefix("mac "), TokenText.equal(Array(macLine.dropFirst(4).utf8), Array(expected.utf8)) else {
-            if lines.count >= 3, lines[lines.startIndex + 2].hasPrefix("keycheck "), lines[lines.startIndex + 2] != "keycheck \(keys.keyCheck)" {
+            if lines.count >= 3, lines[lines.startIndex + 2].hasPrefix("keycheck "),
+                lines[lines.startIndex + 2] != "keycheck \(keys.keyCheck)"
+            {
                 throw CertVaultError(
                     .tokenStoreWrongKey, "The token store '\(path)' was written with another vault's root key.",
                     hint: "Point the token store (--store, [tokens] store) at this vault's own store, or open the vault it belongs to; "

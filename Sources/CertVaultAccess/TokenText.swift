@@ -29,9 +29,10 @@ enum TokenText {
         // sodium_bin2base64 writes a NUL after the text: encode into a buffer one longer, then copy.
         let encoded = SecretBytes(count: secretLength + 1) { out in
             random.withUnsafeBytes { raw in
-                _ = sodium_bin2base64(out.baseAddress!.assumingMemoryBound(to: CChar.self), out.count,
-                                      raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count,
-                                      sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+                _ = sodium_bin2base64(
+                    out.baseAddress!.assumingMemoryBound(to: CChar.self), out.count,
+                    raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING)
             }
         }
         let head = prefix + Array(accessor.utf8) + [UInt8(ascii: "_")]
@@ -53,7 +54,8 @@ enum TokenText {
             // whether the text is well formed, which the caller learns anyway (401).
             var valid = true
             for byte in raw[(5 + accessorLength)...] {
-                let ok = (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte)
+                let ok =
+                    (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte)
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
                 valid = valid && ok
             }
@@ -66,8 +68,9 @@ enum TokenText {
         var out = [UInt8](repeating: 0, count: hashBytes)
         token.withUnsafeBytes { message in
             key.withUnsafeBytes { keyBytes in
-                _ = crypto_generichash(&out, hashBytes, message.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
-                                       keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
+                _ = crypto_generichash(
+                    &out, hashBytes, message.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
+                    keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
             }
         }
         return out
@@ -83,8 +86,9 @@ enum TokenText {
     static func keyedHash(_ message: [UInt8], key: SecretBytes) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         key.withUnsafeBytes { keyBytes in
-            _ = crypto_generichash(&out, 32, message, UInt64(message.count), keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                   keyBytes.count)
+            _ = crypto_generichash(
+                &out, 32, message, UInt64(message.count), keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                keyBytes.count)
         }
         return out
     }
@@ -94,8 +98,9 @@ enum TokenText {
         let message = Array(purpose.utf8)
         return SecretBytes(count: 32) { out in
             key.withUnsafeBytes { keyBytes in
-                _ = crypto_generichash(out.baseAddress!.assumingMemoryBound(to: UInt8.self), 32, message, UInt64(message.count),
-                                       keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
+                _ = crypto_generichash(
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), 32, message, UInt64(message.count),
+                    keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
             }
         }
     }

@@ -1,1 +1,496 @@
-// The configuration file's reader lives here (see ServiceConfiguration and docs/configuration.md).
+// The configuration file's reader (see ServiceConfiguration and docs/configuration.md).
+public import CertVaultCore
+internal import CertVaultPolicy
+internal import CertVaultVB365
+internal import Foundation
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+extension CertVaultError.Code {
+    /// A configuration file, or an environment variable overriding it, that cannot be used.
+    public static let invalidConfiguration = CertVaultError.Code("invalid-configuration")
+}
+
+extension ServiceConfiguration {
+    /// The largest configuration file read.
+    public static let maximumFileBytes = 1 << 20
+
+    /// Reads the configuration: the file at `path` (else at `$CERTVAULT_CONFIG`, else none: the
+    /// built-in defaults), then the environment overrides documented in docs/configuration.md.
+    ///
+    /// Relative paths in the file and in the environment are kept as written: they are relative to
+    /// the working directory of the process, like the CLI's options.
+    ///
+    /// - Throws: ``CertVaultError`` `invalid-configuration` naming the file, the line and the key (or
+    ///   the environment variable) and saying what is allowed. Unknown tables and keys are errors.
+    public static func load(path: String?, environment: [String: String]) throws -> ServiceConfiguration {
+        let chosen = path ?? environment["CERTVAULT_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let chosen else { return try parse(text: "", source: nil, environment: environment) }
+        guard !chosen.isEmpty else {
+            throw CertVaultError(.invalidConfiguration, "The configuration file's path is empty.",
+                                 hint: "Give --config /etc/certvault/certvault.toml (or set CERTVAULT_CONFIG).")
+        }
+        return try parse(text: try readFile(chosen), source: chosen, environment: environment)
+    }
+
+    /// Reads configuration text as ``load(path:environment:)`` does with a file's content; `source`
+    /// is the file's name in errors (`nil`: none, only the environment applies to an empty text).
+    public static func parse(text: String, source: String?, environment: [String: String]) throws -> ServiceConfiguration {
+        var reader = ConfigurationReader(source: source)
+        try reader.readFile(text)
+        try reader.readEnvironment(environment)
+        return try reader.build(environment: environment)
+    }
+
+    private static func readFile(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let failure = errno
+            throw CertVaultError(.invalidConfiguration, "Cannot open the configuration file '\(DisplayText.escapingControls(path))'.",
+                                 hint: failure == ENOENT
+                                    ? "Check the path given with --config or CERTVAULT_CONFIG; docs/examples/certvault.toml is a starting point."
+                                    : "Make the file readable by the user certvault runs as.",
+                                 underlying: PrivateFiles.errnoText(failure))
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw CertVaultError(.invalidConfiguration, "Cannot read the configuration file '\(DisplayText.escapingControls(path))'.",
+                                     hint: "Give a regular file (a folder or a device is not a configuration file).",
+                                     underlying: PrivateFiles.errnoText())
+            }
+            if got == 0 { break }
+            bytes += chunk[..<got]
+            guard bytes.count <= maximumFileBytes else {
+                throw CertVaultError(.invalidConfiguration,
+                                     "The configuration file '\(DisplayText.escapingControls(path))' is larger than \(maximumFileBytes) bytes.",
+                                     hint: "A configuration file is a few dozen lines; check that --config names the right file.")
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CertVaultError(.invalidConfiguration, "The configuration file '\(DisplayText.escapingControls(path))' is not UTF-8 text.",
+                                 hint: "Save it as UTF-8 (TOML files are UTF-8).")
+        }
+        return text
+    }
+}
+
+/// What a key takes, and how an environment variable's text becomes that.
+enum ConfigurationKind: Sendable {
+    case string
+    /// A path: a non-empty string.
+    case path
+    /// A systemd credential's name: a file name inside `$CREDENTIALS_DIRECTORY`.
+    case credentialName
+    case integer(ClosedRange<Int>)
+    case boolean
+    case stringArray
+    case choice([String])
+
+    var expectation: String {
+        switch self {
+        case .string: "a string in quotes"
+        case .path: "a path in quotes"
+        case .credentialName: "a credential name in quotes (a file name in $CREDENTIALS_DIRECTORY)"
+        case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .boolean: "true or false"
+        case .stringArray: "an array of strings, e.g. [\"a\", \"b\"]"
+        case .choice(let values): "one of " + values.map { "\"\($0)\"" }.joined(separator: ", ")
+        }
+    }
+}
+
+/// One key the file may hold.
+struct ConfigurationKey: Sendable {
+    let table: String
+    let name: String
+    let kind: ConfigurationKind
+    /// The environment variable that overrides it, if any.
+    let environment: String?
+    let meaning: String
+
+    var qualified: String { "\(table).\(name)" }
+}
+
+extension ServiceConfiguration {
+    /// The keys of the configuration file, table by table, in the order docs/configuration.md lists them.
+    static let keys: [ConfigurationKey] = [
+        .init(table: "listen", name: "host", kind: .string, environment: "CERTVAULT_LISTEN_HOST", meaning: "address to listen on"),
+        .init(table: "listen", name: "port", kind: .integer(0...65535), environment: "CERTVAULT_LISTEN_PORT", meaning: "TCP port"),
+        .init(table: "tls", name: "mode", kind: .choice(["self-signed", "files", "plain-loopback"]), environment: "CERTVAULT_TLS_MODE",
+              meaning: "how the service speaks TLS"),
+        .init(table: "tls", name: "certificate", kind: .path, environment: "CERTVAULT_TLS_CERTIFICATE", meaning: "PEM certificate chain"),
+        .init(table: "tls", name: "key", kind: .path, environment: "CERTVAULT_TLS_KEY", meaning: "PEM private key"),
+        .init(table: "vault", name: "path", kind: .path, environment: "CERTVAULT_VAULT", meaning: "vault folder"),
+        .init(table: "vault", name: "key_file", kind: .path, environment: "CERTVAULT_KEY_FILE", meaning: "root key file"),
+        .init(table: "vault", name: "passphrase_file", kind: .path, environment: "CERTVAULT_PASSPHRASE_FILE", meaning: "passphrase file"),
+        .init(table: "vault", name: "passphrase_fd", kind: .integer(0...65535), environment: "CERTVAULT_PASSPHRASE_FD",
+              meaning: "passphrase descriptor"),
+        .init(table: "vault", name: "passphrase_credential", kind: .credentialName, environment: "CERTVAULT_PASSPHRASE_CREDENTIAL",
+              meaning: "passphrase systemd credential"),
+        .init(table: "vb365", name: "url", kind: .string, environment: "CERTVAULT_VB365_URL", meaning: "VB365 REST server"),
+        .init(table: "vb365", name: "user", kind: .string, environment: "CERTVAULT_VB365_USER", meaning: "VB365 account"),
+        .init(table: "vb365", name: "password_file", kind: .path, environment: "CERTVAULT_VB365_PASSWORD_FILE", meaning: "password file"),
+        .init(table: "vb365", name: "password_fd", kind: .integer(0...65535), environment: "CERTVAULT_VB365_PASSWORD_FD",
+              meaning: "password descriptor"),
+        .init(table: "vb365", name: "password_credential", kind: .credentialName, environment: "CERTVAULT_VB365_PASSWORD_CREDENTIAL",
+              meaning: "password systemd credential"),
+        .init(table: "vb365", name: "ca_file", kind: .path, environment: "CERTVAULT_VB365_CA_FILE", meaning: "CA bundle"),
+        .init(table: "vb365", name: "pin", kind: .string, environment: "CERTVAULT_VB365_PIN", meaning: "public-key pin"),
+        .init(table: "vb365", name: "api_version", kind: .choice(["v6", "v7", "v8"]), environment: "CERTVAULT_VB365_API_VERSION",
+              meaning: "REST API version"),
+        .init(table: "vb365", name: "allow_plain_http_loopback", kind: .boolean, environment: "CERTVAULT_VB365_ALLOW_PLAIN_HTTP_LOOPBACK",
+              meaning: "plain http:// to loopback"),
+        .init(table: "vb365", name: "verification_hosts", kind: .stringArray, environment: "CERTVAULT_VB365_VERIFICATION_HOSTS",
+              meaning: "verification URL hosts"),
+        .init(table: "vb365", name: "connect_timeout", kind: .integer(1...600), environment: "CERTVAULT_VB365_CONNECT_TIMEOUT",
+              meaning: "connect timeout"),
+        .init(table: "vb365", name: "timeout", kind: .integer(1...3600), environment: "CERTVAULT_VB365_TIMEOUT", meaning: "request timeout"),
+        .init(table: "onboarding", name: "region", kind: .choice(VB365Region.allCases.map(\.rawValue)), environment: "CERTVAULT_REGION",
+              meaning: "default region"),
+        .init(table: "onboarding", name: "services", kind: .string, environment: "CERTVAULT_SERVICES", meaning: "default services"),
+        .init(table: "onboarding", name: "policy", kind: .string, environment: "CERTVAULT_POLICY", meaning: "issuance policy"),
+        .init(table: "onboarding", name: "poll_interval", kind: .integer(1...3600), environment: "CERTVAULT_POLL_INTERVAL",
+              meaning: "worker poll interval"),
+        .init(table: "onboarding", name: "concurrency", kind: .integer(1...64), environment: "CERTVAULT_ONBOARDING_CONCURRENCY",
+              meaning: "worker concurrency"),
+        .init(table: "onboarding", name: "state_dir", kind: .path, environment: "CERTVAULT_ONBOARDING", meaning: "onboarding records"),
+        .init(table: "tokens", name: "store", kind: .path, environment: "CERTVAULT_TOKEN_STORE", meaning: "token store"),
+        .init(table: "policy", name: "folder", kind: .path, environment: "CERTVAULT_POLICY_FOLDER", meaning: "policy folder"),
+        .init(table: "limits", name: "max_request_body_bytes", kind: .integer(1024...(64 << 20)),
+              environment: "CERTVAULT_MAX_REQUEST_BODY_BYTES", meaning: "request body cap"),
+        .init(table: "limits", name: "shutdown_grace_seconds", kind: .integer(0...600), environment: "CERTVAULT_SHUTDOWN_GRACE_SECONDS",
+              meaning: "shutdown grace"),
+        .init(table: "limits", name: "blocking_threads", kind: .integer(1...256), environment: "CERTVAULT_BLOCKING_THREADS",
+              meaning: "blocking threads"),
+    ]
+
+    /// The tables of the file.
+    static let tables = ["listen", "tls", "vault", "vb365", "onboarding", "tokens", "policy", "limits"]
+
+    /// The documented environment variables that override file values, `CERTVAULT_CONFIG` aside.
+    public static var environmentVariables: [String] { keys.compactMap(\.environment) }
+}
+
+/// A value and where it came from.
+struct ConfigurationSetting {
+    let value: TOMLValue
+    /// `'FILE' line N, [table] key`, or `environment variable NAME`.
+    let origin: String
+}
+
+/// Reads the file's entries and the environment's overrides into one map, then builds the values.
+struct ConfigurationReader {
+    let source: String?
+    private(set) var settings: [String: ConfigurationSetting] = [:]
+
+    init(source: String?) { self.source = source }
+
+    private var fileName: String { source.map { "'\(DisplayText.escapingControls($0))'" } ?? "the configuration" }
+
+    private static func failure(_ origin: String, _ reason: String, hint: String) -> CertVaultError {
+        CertVaultError(.invalidConfiguration, "\(origin): \(reason)", hint: hint)
+    }
+
+    mutating func readFile(_ text: String) throws {
+        var parser = TOMLSubsetParser(text)
+        let tables: [TOMLTable]
+        do {
+            tables = try parser.parse()
+        } catch {
+            throw CertVaultError(.invalidConfiguration, "\(fileName) line \(error.line): \(error.message).",
+                                 hint: "The file is TOML (a subset: strings, whole numbers, booleans, arrays); see docs/configuration.md.")
+        }
+        for table in tables {
+            if table.name.isEmpty {
+                if let entry = table.entries.first {
+                    throw Self.failure("\(fileName) line \(entry.line), key '\(entry.key)'", "keys must be inside a [table].",
+                                  hint: "Put it under one of " + ServiceConfiguration.tables.map { "[\($0)]" }.joined(separator: ", ") + ".")
+                }
+                continue
+            }
+            guard ServiceConfiguration.tables.contains(table.name) else {
+                throw Self.failure("\(fileName) line \(table.line), table [\(DisplayText.escapingControls(table.name))]", "unknown table.",
+                              hint: Self.suggestion(table.name, among: ServiceConfiguration.tables, brackets: true)
+                                + "The tables are " + ServiceConfiguration.tables.map { "[\($0)]" }.joined(separator: ", ") + ".")
+            }
+            for entry in table.entries {
+                let origin = "\(fileName) line \(entry.line), [\(table.name)] \(DisplayText.escapingControls(entry.key))"
+                try refusePlainSecret(entry.key, table: table.name, origin: origin)
+                let allowed = ServiceConfiguration.keys.filter { $0.table == table.name }
+                guard let key = allowed.first(where: { $0.name == entry.key }) else {
+                    throw Self.failure(origin, "unknown key.",
+                                  hint: Self.suggestion(entry.key, among: allowed.map(\.name), brackets: false)
+                                    + "[\(table.name)] takes " + allowed.map(\.name).joined(separator: ", ") + ".")
+                }
+                try Self.check(entry.value, kind: key.kind, origin: origin)
+                settings[key.qualified] = ConfigurationSetting(value: entry.value, origin: origin)
+            }
+        }
+    }
+
+    /// `passphrase = "..."` or `password = "..."`: the secret itself in the file. Refused without
+    /// repeating the value anywhere.
+    private func refusePlainSecret(_ key: String, table: String, origin: String) throws {
+        let lowered = key.lowercased()
+        guard ["passphrase", "password", "secret", "pass", "passwd", "token"].contains(lowered) else { return }
+        let stem = table == "vault" ? "passphrase" : "password"
+        throw Self.failure(origin, "a \(stem) is never written in the configuration file.",
+                      hint: "Put it in a file readable only by certvault (0600) and give \(stem)_file = \"PATH\", or \(stem)_fd = N, "
+                        + "or \(stem)_credential = \"NAME\" with systemd's LoadCredential=; then remove this line.")
+    }
+
+    mutating func readEnvironment(_ environment: [String: String]) throws {
+        // An unlock method or password source from the environment replaces the file's.
+        let groups = [
+            ServiceConfiguration.unlockKeys.map { "vault.\($0)" },
+            ServiceConfiguration.passwordKeys.map { "vb365.\($0)" },
+        ]
+        for group in groups {
+            let given = ServiceConfiguration.keys.filter {
+                group.contains($0.qualified) && $0.environment.map { environment[$0]?.isEmpty == false } == true
+            }
+            if !given.isEmpty { for name in group { settings[name] = nil } }
+        }
+        for key in ServiceConfiguration.keys {
+            // An empty variable counts as unset (CERTVAULT_POLICY= selects the built-in default).
+            guard let variable = key.environment, let text = environment[variable], !text.isEmpty else { continue }
+            let origin = "environment variable \(variable)"
+            let value = try Self.value(text, kind: key.kind, origin: origin)
+            try Self.check(value, kind: key.kind, origin: origin)
+            settings[key.qualified] = ConfigurationSetting(value: value, origin: origin)
+        }
+    }
+
+    /// An environment variable's text as the kind of value its key takes.
+    private static func value(_ text: String, kind: ConfigurationKind, origin: String) throws -> TOMLValue {
+        switch kind {
+        case .integer:
+            guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw Self.failure(origin, "'\(DisplayText.escapingControls(text, limit: 40))' is not a whole number.", hint: "Give \(kind.expectation).")
+            }
+            return .integer(number)
+        case .boolean:
+            switch text.lowercased() {
+            case "true", "1", "yes": return .boolean(true)
+            case "false", "0", "no": return .boolean(false)
+            default: throw Self.failure(origin, "'\(DisplayText.escapingControls(text, limit: 40))' is not a boolean.", hint: "Give true or false.")
+            }
+        case .stringArray:
+            return .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != .string("") })
+        case .string, .path, .credentialName, .choice:
+            return .string(text)
+        }
+    }
+
+    /// Checks a value's type and range.
+    private static func check(_ value: TOMLValue, kind: ConfigurationKind, origin: String) throws {
+        let wrongType = { failure(origin, "expected \(kind.expectation), found \(value.typeName).", hint: "Write it as \(kind.expectation).") }
+        switch kind {
+        case .string, .path, .credentialName, .choice:
+            guard case .string(let text) = value else { throw wrongType() }
+            guard !text.isEmpty else { throw Self.failure(origin, "the value is empty.", hint: "Give \(kind.expectation), or leave the key out.") }
+            guard !text.unicodeScalars.contains(where: DisplayText.needsEscape) else {
+                throw Self.failure(origin, "control characters are not allowed.", hint: "Give \(kind.expectation) without control characters.")
+            }
+            if case .choice(let values) = kind, !values.contains(text) {
+                let near = values.first { $0.lowercased() == text.lowercased() }
+                throw Self.failure(origin, "'\(DisplayText.escapingControls(text, limit: 40))' is not allowed.",
+                              hint: (near.map { "Did you mean \"\($0)\"? " } ?? "") + "Give \(kind.expectation).")
+            }
+            if case .credentialName = kind, text.contains("/") || text == "." || text == ".." {
+                throw Self.failure(origin, "a credential name is a file name, not a path.",
+                              hint: "Give the name used in LoadCredential=NAME:PATH (letters, digits, '-', '_', '.'), e.g. \"vault-passphrase\".")
+            }
+        case .integer(let range):
+            guard case .integer(let number) = value else { throw wrongType() }
+            guard range.contains(number) else {
+                throw Self.failure(origin, "\(number) is out of range.", hint: "Give \(kind.expectation).")
+            }
+        case .boolean:
+            guard case .boolean = value else { throw wrongType() }
+        case .stringArray:
+            guard case .array(let items) = value else { throw wrongType() }
+            for item in items {
+                guard case .string(let text) = item, !text.isEmpty else {
+                    throw Self.failure(origin, "every entry must be a non-empty string.", hint: "Write it as \(kind.expectation).")
+                }
+            }
+        }
+    }
+
+    /// "Did you mean 'x'? " when a name is close to an allowed one (edit distance at most 2, or a prefix).
+    static func suggestion(_ name: String, among names: [String], brackets: Bool) -> String {
+        let lowered = name.lowercased()
+        let best = names.map { ($0, editDistance(lowered, $0)) }.min { $0.1 < $1.1 }
+        guard let best, best.1 <= max(2, name.count / 4) || best.0.hasPrefix(lowered) && lowered.count >= 3 else { return "" }
+        return brackets ? "Did you mean [\(best.0)]? " : "Did you mean '\(best.0)'? "
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    // MARK: Building the values
+
+    private func string(_ key: String) -> String? {
+        if case .string(let text)? = settings[key]?.value { return text }
+        return nil
+    }
+
+    private func integer(_ key: String) -> Int? {
+        if case .integer(let number)? = settings[key]?.value { return number }
+        return nil
+    }
+
+    private func origin(_ key: String) -> String { settings[key]?.origin ?? "\(fileName), [\(key.split(separator: ".")[0])]" }
+
+    /// The source of a secret given as `STEM_file`, `STEM_fd` or `STEM_credential` in `table`; at most one.
+    private func secretSource(table: String, stem: String, environment: [String: String]) throws -> SecretSource? {
+        let names = ["\(stem)_file", "\(stem)_fd", "\(stem)_credential"].map { "\(table).\($0)" }
+        let given = names.filter { settings[$0] != nil }
+        if table == "vault", settings["vault.key_file"] != nil, let other = given.first {
+            throw Self.failure(origin(other), "the vault has two unlock methods (key_file and \(other.dropFirst(6))).",
+                          hint: "Give exactly one of key_file, passphrase_file, passphrase_fd, passphrase_credential "
+                            + "(also set by \(settings["vault.key_file"]!.origin)).")
+        }
+        guard given.count <= 1 else {
+            let list = given.map { String($0.split(separator: ".")[1]) }.joined(separator: " and ")
+            throw Self.failure(origin(given[1]), "two sources for the \(stem) (\(list)).",
+                          hint: "Give exactly one of \(stem)_file, \(stem)_fd, \(stem)_credential (also set by \(origin(given[0]))).")
+        }
+        guard let name = given.first else { return nil }
+        if name.hasSuffix("_fd"), let fd = integer(name) { return .fileDescriptor(Int32(fd)) }
+        guard let text = string(name) else { return nil }
+        if name.hasSuffix("_credential") {
+            guard let folder = environment["CREDENTIALS_DIRECTORY"], !folder.isEmpty else {
+                throw Self.failure(origin(name), "CREDENTIALS_DIRECTORY is not set, so the systemd credential '\(text)' cannot be found.",
+                              hint: "Run certvault under systemd with LoadCredential=\(text):/PATH in the unit (systemd sets "
+                                + "CREDENTIALS_DIRECTORY), or use \(stem)_file = \"PATH\" instead.")
+            }
+            return .file(folder.hasSuffix("/") ? folder + text : folder + "/" + text)
+        }
+        return .file(text)
+    }
+
+    func build(environment: [String: String]) throws -> ServiceConfiguration {
+        var configuration = ServiceConfiguration()
+        configuration.source = source
+
+        if let host = string("listen.host") { configuration.listen.host = host }
+        if let port = integer("listen.port") { configuration.listen.port = port }
+
+        let mode = string("tls.mode") ?? "self-signed"
+        let certificate = string("tls.certificate"), key = string("tls.key")
+        switch mode {
+        case "files":
+            guard let certificate, let key else {
+                let missing = certificate == nil ? "certificate" : "key"
+                throw Self.failure(origin("tls.mode"), "mode = \"files\" needs both certificate and key; \(missing) is missing.",
+                              hint: "Add \(missing) = \"/etc/certvault/tls/\(missing == "key" ? "key" : "cert").pem\" to [tls] "
+                                + "(or CERTVAULT_TLS_\(missing.uppercased())), or use mode = \"self-signed\" for local use.")
+            }
+            configuration.tls = .files(certificate: certificate, key: key)
+        default:
+            let extra: String? = certificate != nil ? "tls.certificate" : key != nil ? "tls.key" : nil
+            if let extra {
+                throw Self.failure(origin(extra), "a certificate or key is only used with mode = \"files\" (the mode is \"\(mode)\").",
+                              hint: "Set mode = \"files\" in [tls], or remove certificate and key.")
+            }
+            if mode == "plain-loopback" {
+                guard Self.isLoopback(configuration.listen.host) else {
+                    throw Self.failure(origin("tls.mode"),
+                                  "mode = \"plain-loopback\" serves plain HTTP, but the listen host "
+                                    + "'\(DisplayText.escapingControls(configuration.listen.host, limit: 60))' is not a loopback address.",
+                                  hint: "Listen on 127.0.0.1, ::1 or localhost with plain-loopback, or use mode = \"files\" with a certificate.")
+                }
+                configuration.tls = .plainLoopback
+            } else {
+                configuration.tls = .selfSigned
+            }
+        }
+
+        if let path = string("vault.path") { configuration.vault.path = path }
+        if let source = try secretSource(table: "vault", stem: "passphrase", environment: environment) {
+            configuration.vault.unlock = .passphrase(source)
+        } else if let keyFile = string("vault.key_file") {
+            configuration.vault.unlock = .keyFile(keyFile)
+        }
+
+        var vb365 = ServiceConfiguration.VB365Settings()
+        vb365.url = string("vb365.url")
+        vb365.user = string("vb365.user")
+        vb365.password = try secretSource(table: "vb365", stem: "password", environment: environment)
+        vb365.caFile = string("vb365.ca_file")
+        vb365.pin = string("vb365.pin")
+        vb365.apiVersion = string("vb365.api_version")
+        if case .boolean(let allow)? = settings["vb365.allow_plain_http_loopback"]?.value { vb365.allowPlainHTTPLoopback = allow }
+        if case .array(let hosts)? = settings["vb365.verification_hosts"]?.value {
+            vb365.verificationHosts = hosts.compactMap { if case .string(let text) = $0 { text } else { nil } }
+            if vb365.verificationHosts.isEmpty || vb365.verificationHosts.contains(where: { $0.contains("://") || $0.contains(" ") }) {
+                throw Self.failure(origin("vb365.verification_hosts"), "entries must be host or host/path-prefix, without a scheme or spaces.",
+                              hint: "Write e.g. [\"login.microsoftonline.us\", \"microsoft.com/deviceloginus\"].")
+            }
+        }
+        if let seconds = integer("vb365.connect_timeout") { vb365.connectTimeout = Double(seconds) }
+        if let seconds = integer("vb365.timeout") { vb365.timeout = Double(seconds) }
+        // Plain http:// is checked where the client is made: the CLI's --allow-plain-http-loopback can allow it.
+        if let url = vb365.url, !url.lowercased().hasPrefix("https://"), !url.lowercased().hasPrefix("http://") {
+            throw Self.failure(origin("vb365.url"), "the URL must start with https://.", hint: "Write e.g. \"https://vb365.example:4443\".")
+        }
+        if let pin = vb365.pin, !pin.hasPrefix("sha256//") {
+            throw Self.failure(origin("vb365.pin"), "a pin is written as curl spells it, sha256//BASE64.",
+                          hint: "Give the server key's SHA-256 pin, e.g. the 'pin:' line 'certvault vb365 simulate' prints.")
+        }
+        configuration.vb365 = vb365
+
+        if let region = string("onboarding.region") { configuration.onboarding.region = region }
+        configuration.onboarding.services = string("onboarding.services")
+        configuration.onboarding.policy = string("onboarding.policy")
+        if let seconds = integer("onboarding.poll_interval") { configuration.onboarding.pollInterval = Double(seconds) }
+        if let count = integer("onboarding.concurrency") { configuration.onboarding.concurrency = count }
+        if let folder = string("onboarding.state_dir") { configuration.onboarding.stateDirectory = folder }
+        configuration.tokenStore = string("tokens.store")
+        if let folder = string("policy.folder") { configuration.policyFolder = folder }
+        if let bytes = integer("limits.max_request_body_bytes") { configuration.maxRequestBodyBytes = bytes }
+        if let seconds = integer("limits.shutdown_grace_seconds") { configuration.shutdownGraceSeconds = Double(seconds) }
+        if let count = integer("limits.blocking_threads") { configuration.blockingThreads = count }
+        return configuration
+    }
+
+    /// `localhost`, or an IPv4 address in 127.0.0.0/8, or `::1` (also as `[::1]`).
+    static func isLoopback(_ host: String) -> Bool {
+        if host.lowercased() == "localhost" { return true }
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
+    }
+}
+
+extension ServiceConfiguration {
+    /// The `[vault]` keys that choose how it is unlocked; exactly one at most.
+    static let unlockKeys = ["key_file", "passphrase_file", "passphrase_fd", "passphrase_credential"]
+    /// The `[vb365]` keys that say where the password comes from.
+    static let passwordKeys = ["password_file", "password_fd", "password_credential"]
+}

@@ -73,6 +73,9 @@ public struct ServiceConfiguration: Sendable, Hashable {
         public var connectTimeout: Double = 10
         /// Seconds to wait for each whole request.
         public var timeout: Double = 60
+        /// Do not verify the server's certificate at all (the CLI's `--insecure-skip-tls-verify`, for tests
+        /// only). The configuration file cannot set it.
+        public var insecureSkipTLSVerify: Bool = false
         public init() {}
     }
 
@@ -89,9 +92,14 @@ public struct ServiceConfiguration: Sendable, Hashable {
         public var pollInterval: Double = 5
         /// How many tenants the worker checks or adds at once.
         public var concurrency: Int = 4
+        /// The folder of onboarding records (`[onboarding] state_dir`, `$CERTVAULT_ONBOARDING`).
+        public var stateDirectory: String = "keys/onboarding"
         public init() {}
     }
 
+    /// Where these values came from: the configuration file's path, or `nil` for built-in defaults
+    /// (plus environment overrides). Errors about the values name it.
+    public var source: String?
     public var listen = Listen()
     public var tls: TLS = .selfSigned
     public var vault = VaultSettings()

@@ -17,6 +17,9 @@ public struct TLSServerIdentity: Sendable {
     public let publicKeyPin: String
     /// SHA-1 of the DER certificate, upper-case hex.
     public let thumbprintSHA1: String
+    /// SHA-256 of the DER certificate, upper-case hex (what `openssl x509 -fingerprint -sha256`
+    /// shows, without the colons).
+    public let fingerprintSHA256: String
 
     /// Makes a fresh RSA-2048 key and a certificate for `hosts` (names and IP addresses, all put
     /// in subjectAltName), valid for `days` days, with extendedKeyUsage serverAuth.
@@ -51,6 +54,18 @@ public struct TLSServerIdentity: Sendable {
         return TLSServerIdentity(
             certificatePEM: try certificate.pem(), privateKeyPEM: privateKey,
             publicKeyPin: "sha256//" + Base64.encode(Array(hash.prefix(Int(length)))),
-            thumbprintSHA1: Hex.upper(try certificate.digest(EVP_sha1())))
+            thumbprintSHA1: Hex.upper(try certificate.digest(EVP_sha1())),
+            fingerprintSHA256: Hex.upper(try certificate.digest(EVP_sha256())))
+    }
+
+    /// SHA-256 of `bytes` (a DER certificate or SubjectPublicKeyInfo), for fingerprints and pins
+    /// of certificates this type did not make (a TLS certificate given as files).
+    public static func sha256(_ bytes: [UInt8]) throws -> [UInt8] {
+        var hash = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard EVP_Digest(bytes, bytes.count, &hash, &length, EVP_sha256(), nil) == 1 else {
+            throw OpenSSLError.failure("hash with SHA-256")
+        }
+        return Array(hash.prefix(Int(length)))
     }
 }

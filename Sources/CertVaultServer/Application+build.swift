@@ -1,8 +1,8 @@
 public import CertVaultConfiguration
 public import Hummingbird
 public import HummingbirdCore
-public import NIOCore
 public import Logging
+public import NIOCore
 public import ServiceLifecycle
 
 /// Builds the service's router: problem+json for every error, then the controllers' routes.
@@ -20,22 +20,25 @@ public func buildRouter(configuration: ServiceConfiguration, logger: Logger,
 
 /// Builds the service's router with every route of ``APIRoutes/all`` plus `extraRoutes`.
 ///
-/// Middleware, outermost first: ``ProblemMiddleware`` (every error becomes problem+json), request
-/// logging at debug level (the `Authorization` header redacted), ``BodyLimitMiddleware`` (the configured body cap), then, on protected routes only,
+/// Middleware, outermost first: whatever `configure` adds, ``ProblemMiddleware`` (every error
+/// becomes problem+json), request logging at debug level (the `Authorization` header redacted),
+/// ``BodyLimitMiddleware`` (the configured body cap), then, on protected routes only,
 /// ``TokenAuthenticationMiddleware``. Each route then checks its scope and tenant (``APIRoute``).
 ///
 /// Other parts of the service plug in here: `extraRoutes` for routes that belong in the route
 /// catalog (they are authorized the same way; give `scope: nil` for public ones such as
-/// `/metrics`), and `configure` for anything else on the router (a metrics middleware, say),
-/// called after the problem middleware and before any route is added.
-public func buildRouter(services: AppServices, logger: Logger, extraRoutes: [APIRoute] = [],
-                        configure: (Router<CertVaultRequestContext>) -> Void = { _ in }) -> Router<CertVaultRequestContext> {
+/// `/metrics`), and `configure` for anything else on the router, called first: middleware it adds
+/// is outermost (a metrics middleware there sees every final status, problem responses included).
+public func buildRouter(
+    services: AppServices, logger: Logger, extraRoutes: [APIRoute] = [],
+    configure: (Router<CertVaultRequestContext>) -> Void = { _ in }
+) -> Router<CertVaultRequestContext> {
     let router = Router(context: CertVaultRequestContext.self)
+    configure(router)
     router.add(middleware: ProblemMiddleware())
     // Requests at debug level, with their headers but never the token's value.
     router.add(middleware: LogRequestsMiddleware(.debug, includeHeaders: .all(except: [.cookie]), redactHeaders: [.authorization]))
     router.add(middleware: BodyLimitMiddleware(maximum: services.configuration.maxRequestBodyBytes))
-    configure(router)
     let protected = router.group()
     protected.add(middleware: TokenAuthenticationMiddleware(tokens: services.tokens, work: services.work, clock: services.clock))
     for route in APIRoutes.all + extraRoutes {
@@ -55,8 +58,9 @@ public func buildApplication(configuration: ServiceConfiguration, logger: Logger
     let work = BlockingWork(threads: configuration.blockingThreads)
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port),
-                             serverName: "certvault"),
+        configuration: .init(
+            address: .hostname(configuration.listen.host, port: configuration.listen.port),
+            serverName: "certvault"),
         services: [work],
         logger: logger
     )
@@ -69,10 +73,12 @@ public func buildApplication(configuration: ServiceConfiguration, logger: Logger
 ///   - additionalServices: services that run beside the HTTP server in its ServiceGroup (the
 ///     onboarding worker, for example); they start after ``AppServices/work`` and stop before it.
 ///   - extraRoutes, configure: as for ``buildRouter(services:logger:extraRoutes:configure:)``.
-public func buildApplication(services: AppServices, logger: Logger, server: HTTPServerBuilder = .http1(),
-                             additionalServices: [any Service] = [], extraRoutes: [APIRoute] = [],
-                             configure: (Router<CertVaultRequestContext>) -> Void = { _ in },
-                             onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+public func buildApplication(
+    services: AppServices, logger: Logger, server: HTTPServerBuilder = .http1(),
+    additionalServices: [any Service] = [], extraRoutes: [APIRoute] = [],
+    configure: (Router<CertVaultRequestContext>) -> Void = { _ in },
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+)
     -> some ApplicationProtocol
 {
     let router = buildRouter(services: services, logger: logger, extraRoutes: extraRoutes, configure: configure)

@@ -18,6 +18,12 @@ public final class BlockingWork: Service, Sendable {
         try await pool.runIfActive(body)
     }
 
+    /// Stops the pool outside a ServiceGroup (tools and tests that never `run()` it); work already
+    /// queued finishes first, later work fails.
+    public func shutdown() async throws {
+        try await pool.shutdownGracefully()
+    }
+
     public func run() async throws {
         // Wait for graceful shutdown, then stop taking work once in-flight handlers are done.
         try? await gracefulShutdown()

@@ -16,8 +16,10 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     /// Extra response headers (for example `WWW-Authenticate`).
     public let headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, detail: String, hint: String? = nil,
-                headers: HTTPFields = [:]) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, detail: String, hint: String? = nil,
+        headers: HTTPFields = [:]
+    ) {
         self.status = status
         self.code = code
         self.detail = detail
@@ -59,9 +61,10 @@ extension Problem {
     /// 404 for a tenant that does not exist or is not covered by the caller's grant: the two are
     /// indistinguishable on purpose.
     public static func tenantNotFound(_ tenant: String) -> Problem {
-        Problem(.notFound, code: "tenant-not-found",
-                detail: "There is no tenant \(DisplayText.escapingControls(tenant, limit: 80)).",
-                hint: "Check the tenant id with GET /v1/tenants.")
+        Problem(
+            .notFound, code: "tenant-not-found",
+            detail: "There is no tenant \(DisplayText.escapingControls(tenant, limit: 80)).",
+            hint: "Check the tenant id with GET /v1/tenants.")
     }
 }
 
@@ -92,9 +95,10 @@ extension Problem {
 
     /// 403 for a token without the route's scope.
     public static func scopeMissing(_ scope: String) -> Problem {
-        Problem(.forbidden, code: "scope-missing", detail: "The API token does not grant the scope \(scope) this route needs.",
-                hint: "Use a token with scope \(scope), or add it to the token's access policy.",
-                headers: [.wwwAuthenticate: "Bearer realm=\"certvault\", error=\"insufficient_scope\", scope=\"\(scope)\""])
+        Problem(
+            .forbidden, code: "scope-missing", detail: "The API token does not grant the scope \(scope) this route needs.",
+            hint: "Use a token with scope \(scope), or add it to the token's access policy.",
+            headers: [.wwwAuthenticate: "Bearer realm=\"certvault\", error=\"insufficient_scope\", scope=\"\(scope)\""])
     }
 
     /// 400 for a query parameter that is missing, unknown or malformed.

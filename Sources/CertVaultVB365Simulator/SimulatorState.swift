@@ -1,137 +1,151 @@
-internal import Foundation
+internal import CertVaultCore
 internal import CertVaultVB365
+internal import Foundation
 
-/// One request the simulator received, with secrets redacted (passwords, tokens, the PFX), and
-/// its answer: for assertions in tests and for the spec-conformance check.
-public struct SimulatorExchange: Sendable, Codable {
-    public let method: String
-    /// The path with its query, as sent.
-    public let path: String
-    public let status: Int
-    /// `application/json`, `application/x-www-form-urlencoded` or nil.
-    public let requestContentType: String?
-    /// The request body as JSON (a form body as an object of strings), secrets replaced.
-    public let requestBody: JSONValue?
-    /// The response body as JSON, or nil when there was none.
-    public let responseBody: JSONValue?
-    /// What the simulator did besides answering (`dropped`, `delayed`, `injected-fault`).
-    public let note: String?
-}
-
-/// A JSON value, for recording bodies without knowing their schema.
-public indirect enum JSONValue: Sendable, Codable, Hashable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
+/// Everything the simulated VB365 server knows, behind one lock: tokens, device codes,
+/// organizations (kept in the store file when one is configured), the faults and delays the
+/// control surface asked for, and the exchanges recorded. The controllers, the middleware and
+/// the Swift control surface all work on it; nothing here knows HTTP.
+final class SimulatorState: @unchecked Sendable {
+    /// The mutable part, changed only inside ``withStorage(_:)``.
+    struct Storage {
+        var accessTokens: [String: IssuedAccessToken] = [:]
+        var refreshTokens: [String: String] = [:]
+        var deviceCodes: [String: SimulatedDeviceCode] = [:]
+        /// By lower-case id.
+        var organizations: [String: StoredOrganization] = [:]
+        /// Organization ids in the order they were added.
+        var order: [String] = []
+        /// By lower-case endpoint name (`post organizations`, `*`).
+        var faults: [String: [Fault]] = [:]
+        var delays: [String: Double] = [:]
+        var exchanges: [SimulatorExchange] = []
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value):
-            if value == value.rounded(), abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
+    let configuration: VB365Simulator.Configuration
+    let errors: RESTErrors
+    let installationId = UUID().uuidString.lowercased()
+    private let lock = NSLock()
+    private var storage = Storage()
 
-    /// The value at a key of an object.
-    public subscript(key: String) -> JSONValue? {
-        if case .object(let object) = self { return object[key] }
-        return nil
-    }
-
-    /// The string, if this is one.
-    public var stringValue: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    /// Parses bytes; nil when they are not JSON.
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-    }
-
-    /// Replaces secret fields (`applicationCertificatePassword`, `password`,
-    /// `applicationSecret`, `refresh_token`, `access_token`, the PFX) by markers of the same type.
-    public func redacted() -> JSONValue {
-        switch self {
-        case .object(let object):
-            var out: [String: JSONValue] = [:]
-            for (key, value) in object {
-                switch key {
-                case "applicationCertificatePassword", "password", "applicationSecret", "refresh_token", "access_token", "assertion":
-                    out[key] = value == .null ? .null : .string("<redacted>")
-                case "applicationCertificate":
-                    if case .string(let text) = value { out[key] = .string("<pfx, \(text.count) base64 characters>") } else { out[key] = value }
-                default:
-                    out[key] = value.redacted()
-                }
+    /// Loads the store file, if one is configured and exists.
+    init(configuration: VB365Simulator.Configuration) throws {
+        self.configuration = configuration
+        errors = RESTErrors(version: configuration.version)
+        if let path = configuration.storeFile {
+            for item in try Self.loadStore(path) {
+                guard let id = item.organization.id else { continue }
+                storage.organizations[id] = item
+                storage.order.append(id)
             }
-            return .object(out)
-        case .array(let array): return .array(array.map { $0.redacted() })
-        default: return self
         }
     }
-}
 
-/// A device code the simulator handed out.
-struct SimulatedDeviceCode {
-    let code: String
-    let region: VB365Region
-    let expiresAt: Date
-    var signedIn: Bool
-    var used: Bool
-}
+    var version: VB365APIVersion { configuration.version }
 
-/// An organization as the simulator keeps it.
-struct StoredOrganization: Codable {
-    var organization: VB365Organization
-    /// SHA-1 thumbprint of the certificate last accepted.
-    var thumbprint: String
-    /// How many certificates it has been given (1 after POST, +1 per PUT with a certificate).
-    var certificateGenerations: Int
-}
-
-/// What the control surface asked for, per endpoint.
-struct Fault {
-    enum Kind: Equatable {
-        case status(Int)
-        case dropAfterProcessing
-        case truncateAfterProcessing
-        case malformedResponse
-        case oversizedResponse(Int)
-        /// Answers this status and these exact bytes (a hostile server: huge numbers, escapes).
-        case rawResponse(Int, [UInt8])
-        /// Answers this status with a `RESTExceptionInfo` whose message is the request body as
-        /// received (a server that echoes secrets back).
-        case echoRequest(Int)
-        /// `GET Organizations` (v8): a full page every time, never the end; `repeating` answers
-        /// the first page again and again, otherwise each page is new.
-        case endlessPages(repeating: Bool)
+    func withStorage<T, Failure: Error>(_ body: (inout Storage) throws(Failure) -> T) throws(Failure) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&storage)
     }
-    let kind: Kind
-    var remaining: Int
+
+    // MARK: Faults, delays, exchanges
+
+    func addFault(_ endpoint: String, _ fault: Fault) {
+        withStorage { $0.faults[Self.normalize(endpoint), default: []].append(fault) }
+    }
+
+    /// Takes the next fault planned for this endpoint (or for `*`), if any.
+    func takeFault(for endpoint: String) -> Fault.Kind? {
+        withStorage { storage in
+            for key in [Self.normalize(endpoint), "*"] {
+                guard var list = storage.faults[key], !list.isEmpty else { continue }
+                let kind = list[0].kind
+                list[0].remaining -= 1
+                if list[0].remaining <= 0 { list.removeFirst() }
+                storage.faults[key] = list
+                return kind
+            }
+            return nil
+        }
+    }
+
+    func setDelay(_ endpoint: String, seconds: Double) {
+        withStorage { $0.delays[Self.normalize(endpoint)] = seconds > 0 ? seconds : nil }
+    }
+
+    /// Seconds every answer of this endpoint waits (its own delay, else the one for `*`).
+    func delay(for endpoint: String) -> Double {
+        withStorage { $0.delays[Self.normalize(endpoint)] ?? $0.delays["*"] } ?? 0
+    }
+
+    func record(_ exchange: SimulatorExchange) {
+        withStorage { $0.exchanges.append(exchange) }
+    }
+
+    static func normalize(_ endpoint: String) -> String { endpoint.lowercased() }
+
+    // MARK: Tokens
+
+    /// Checks a bearer token as VB365 does: known, not expired, and with the antiforgery header
+    /// when its login asked for one. Nil when the caller may go on.
+    func authenticate(authorization: String?, antiforgeryHeader: String?) -> VB365Answer? {
+        guard let authorization, authorization.lowercased().hasPrefix("bearer ") else { return errors.unauthorized() }
+        let presented = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard let token = withStorage({ $0.accessTokens[presented] }) else { return errors.unauthorized() }
+        guard token.expiresAt > Date() else { return errors.unauthorized("The access token has expired.") }
+        if token.needsAntiforgery && antiforgeryHeader == nil {
+            return errors.unauthorized(
+                "The antiforgery token is missing; send disable_antiforgery_token=true when logging in from a non-browser client.")
+        }
+        return nil
+    }
+
+    /// Makes every access token issued so far expire now.
+    func expireTokens() {
+        withStorage { storage in
+            for key in storage.accessTokens.keys { storage.accessTokens[key]!.expiresAt = .distantPast }
+        }
+    }
+
+    // MARK: Device codes
+
+    /// The customer's step: marks a user code as signed in. False when the code is unknown.
+    func signIn(userCode: String) -> Bool {
+        withStorage { storage in
+            guard storage.deviceCodes[userCode] != nil else { return false }
+            storage.deviceCodes[userCode]!.signedIn = true
+            return true
+        }
+    }
+
+    /// Makes every device code handed out so far expire now.
+    func expireDeviceCodes() {
+        withStorage { storage in
+            for key in storage.deviceCodes.keys { storage.deviceCodes[key]!.expiresAt = .distantPast }
+        }
+    }
+
+    // MARK: Store file
+
+    /// Writes the organizations to the store file, if one is configured (under the lock).
+    func saveStore(_ storage: Storage) {
+        guard let path = configuration.storeFile else { return }
+        let list = storage.order.compactMap { storage.organizations[$0] }
+        guard let data = try? JSONEncoder().encode(list) else { return }
+        let temporary = path + ".tmp"
+        if FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) {
+            _ = rename(temporary, path)
+        }
+    }
+
+    private static func loadStore(_ path: String) throws -> [StoredOrganization] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        do {
+            return try JSONDecoder().decode([StoredOrganization].self, from: data)
+        } catch {
+            throw CertVaultError(.invalidInput, "The simulator's store file '\(path)' is not valid.", hint: "Move it away to start with no organizations.")
+        }
+    }
 }

@@ -10,7 +10,11 @@ set -eu
 base=${1:?usage: schemathesis.sh BASE_URL}
 : "${CERTVAULT_API_TOKEN:?set CERTVAULT_API_TOKEN to an API token}"
 here=$(cd "$(dirname "$0")" && pwd)
-exec schemathesis --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
+# schemathesis keeps its example database and reports in the current folder: a scratch one.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cd "$scratch"
+schemathesis --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
     --url "$base" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "${CERTVAULT_SCHEMATHESIS_EXAMPLES:-20}" \

@@ -3,9 +3,9 @@ import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
 import CertVaultServer
-import CertVaultVault
 import CertVaultVB365
 import CertVaultVB365Simulator
+import CertVaultVault
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -68,8 +68,9 @@ struct APIRoutesTests {
         try world.issue("contoso")
         let token = try world.tokens.add(scopes: [.certificatesIssue])
         try await world.app().test(.router) { client in
-            let response = try await client.call(.post, "/v1/tenants/contoso/certificates", token: token,
-                                                 json: #"{"policy":"fast","organization":"Contoso Ltd"}"#)
+            let response = try await client.call(
+                .post, "/v1/tenants/contoso/certificates", token: token,
+                json: #"{"policy":"fast","organization":"Contoso Ltd"}"#)
             #expect(response.status == .created, "\(String(buffer: response.body))")
             #expect(response.headers[.location] == "/v1/tenants/contoso")
             #expect(response.object["generation"] as? Int == 2)
@@ -83,7 +84,9 @@ struct APIRoutesTests {
         }
     }
 
-    @Test("GET .../credential: the same JSON as restore-credential, with the read audited (accessor, purpose, tenant, generation) before the answer")
+    @Test(
+        "GET .../credential: the same JSON as restore-credential, with the read audited (accessor, purpose, tenant, generation) before the answer"
+    )
     func credential() async throws {
         let world = try APIWorld()
         try world.onboard("contoso")
@@ -99,13 +102,15 @@ struct APIRoutesTests {
             #expect(read.action == "entry.read")
             #expect(read.tenant == "contoso")
             #expect(read.generation == 1)
-            #expect(read.detail.contains("acc1"), "the token's accessor")
+            #expect(read.detail.contains(TestTokens.accessor(of: token)), "the token's accessor")
             #expect(read.detail.contains("restore ticket 4711"), "the purpose")
 
             // What the CLI prints for the same tenant and generation.
             let record = try world.services.onboardingStore.load(try TenantID("contoso"))
-            let cli = try RestoreCredential.retrieve(vault: world.vault(), record: record, tenant: try TenantID("contoso"),
-                                                     generation: 1, purpose: "comparison").json(includeSecrets: true)
+            let cli = try RestoreCredential.retrieve(
+                vault: world.vault(), record: record, tenant: try TenantID("contoso"),
+                generation: 1, purpose: "comparison"
+            ).json(includeSecrets: true)
             let expected = try #require(try JSONSerialization.jsonObject(with: Data(cli)) as? [String: Any])
             #expect(Set(served.keys) == Set(expected.keys))
             for key in expected.keys { #expect("\(served[key]!)" == "\(expected[key]!)", "\(key)") }
@@ -117,8 +122,9 @@ struct APIRoutesTests {
             let opened = try PKCS12Contents(pfx: Array(pfx), password: Array(password.utf8).withUnsafeBytes { SecretBytes(copying: $0) })
             #expect(opened.thumbprintSHA1 == world.simulator.storedOrganizations().first?.applicationCertificateThumbprint)
 
-            let byThumbprint = try await client.call(.get, "/v1/tenants/contoso/credential?purpose=x&thumbprint=\(opened.thumbprintSHA1)",
-                                                     token: token)
+            let byThumbprint = try await client.call(
+                .get, "/v1/tenants/contoso/credential?purpose=x&thumbprint=\(opened.thumbprintSHA1)",
+                token: token)
             #expect(byThumbprint.object["generation"] as? Int == 1)
             let missingGeneration = try await client.call(.get, "/v1/tenants/contoso/credential?purpose=x&generation=7", token: token)
             #expect(missingGeneration.status == .badRequest)
@@ -132,10 +138,12 @@ struct APIRoutesTests {
         let world = try APIWorld()
         let writer = try world.tokens.add(scopes: [.onboardingWrite, .onboardingRead])
         try await world.app().test(.router) { client in
-            let started = try await client.call(.post, "/v1/onboardings", token: writer, json: """
-                {"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com","displayName":"Fabrikam",
-                 "region":"Worldwide","services":"exchange,sharepoint","providerFields":{"crm":"4711"}}
-                """)
+            let started = try await client.call(
+                .post, "/v1/onboardings", token: writer,
+                json: """
+                    {"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com","displayName":"Fabrikam",
+                     "region":"Worldwide","services":"exchange,sharepoint","providerFields":{"crm":"4711"}}
+                    """)
             #expect(started.status == .accepted)
             #expect(started.headers[.location] == "/v1/onboardings/fabrikam")
             let code = try #require(started.object["userCode"] as? String)
@@ -143,8 +151,9 @@ struct APIRoutesTests {
             #expect(started.object["codeExpiresAt"] is String)
             #expect(started.object["state"] as? String == "awaiting-customer")
 
-            let again = try await client.call(.post, "/v1/onboardings", token: writer,
-                                              json: #"{"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com"}"#)
+            let again = try await client.call(
+                .post, "/v1/onboardings", token: writer,
+                json: #"{"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com"}"#)
             #expect(again.status == .conflict)
             #expect(again.code == "onboarding-state")
 
@@ -168,7 +177,7 @@ struct APIRoutesTests {
         }
     }
 
-    @Test("rotation through the API, without and with configureApplication, and its status")
+    @Test("rotation through the API, without and with configureApplication (paused for the customer, then carried on), and its status")
     func rotation() async throws {
         let world = try APIWorld()
         try world.onboard("contoso")
@@ -176,7 +185,8 @@ struct APIRoutesTests {
         try await world.app().test(.router) { client in
             let none = try await client.call(.get, "/v1/tenants/contoso/rotations", token: token)
             #expect(none.code == "rotation-not-found")
-            let direct = try await client.call(.post, "/v1/tenants/contoso/rotations", token: token, json: #"{"configureApplication":false}"#)
+            let direct = try await client.call(
+                .post, "/v1/tenants/contoso/rotations", token: token, json: #"{"configureApplication":false}"#)
             #expect(direct.status == .accepted)
             #expect(direct.object["phase"] as? String == "done")
             #expect(direct.object["generation"] as? Int == 2)
@@ -191,6 +201,15 @@ struct APIRoutesTests {
             let status = try await client.call(.get, "/v1/tenants/contoso/rotations", token: token)
             #expect(status.object["phase"] as? String == "awaiting-customer")
             #expect(status.object["generation"] as? Int == 3)
+
+            // The customer signs in; POST again carries the rotation on (as 'rotate --resume').
+            _ = world.simulator.signIn(userCode: try #require(status.object["userCode"] as? String))
+            let finished = try await client.call(.post, "/v1/tenants/contoso/rotations", token: token)
+            #expect(finished.object["phase"] as? String == "done")
+            #expect(finished.object["generation"] as? Int == 3)
+            let after = try await client.call(.get, "/v1/tenants/contoso", token: token)
+            let final = (after.object["generations"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
+            #expect(final == ["superseded", "superseded", "active"])
         }
     }
 

@@ -7,9 +7,9 @@ import CertVaultOnboarding
 import CertVaultPolicy
 import CertVaultServer
 import CertVaultTesting
-import CertVaultVault
 import CertVaultVB365
 import CertVaultVB365Simulator
+import CertVaultVault
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -17,35 +17,38 @@ import Logging
 import NIOCore
 import Testing
 
-/// A token authority for the tests that follows the protocol: tokens registered by the test,
-/// some expired, some revoked. (The real token store is the `access` part's; these tests need
-/// only the protocol.)
-final class TestTokens: TokenAuthority, @unchecked Sendable {
-    // Safety: `tokens` is read and written under `lock`.
+/// Tokens for the tests, made in the real token store of the test's vault (`certvault token create`
+/// does the same), including expired and revoked ones.
+final class TestTokens: @unchecked Sendable {
+    // Safety: `counter` is read and written under `lock` only; the store is Sendable.
+    let store: TokenStore
     private let lock = NSLock()
-    private var tokens: [[UInt8]: (grant: AccessGrant, expires: Int64?, revoked: Bool)] = [:]
     private var counter = 0
 
-    /// Registers a token and returns it.
+    init(store: TokenStore) { self.store = store }
+
+    /// Creates a token and returns its text: with `scopes` and `tenants`, or bound to an access `policy`.
     @discardableResult
-    func add(scopes: Set<Scope>, tenants: [String]? = nil, expires: Int64? = nil, revoked: Bool = false) throws -> String {
-        let selector = try tenants.map { try TenantSelector($0) }
-        return lock.withLock {
+    func add(
+        scopes: Set<Scope> = [], tenants: [String]? = nil, policy: String? = nil, expired: Bool = false,
+        revoked: Bool = false
+    ) throws -> String {
+        let number = lock.withLock {
             counter += 1
-            let token = "cvt_test\(counter)_" + String(repeating: "x", count: 40)
-            tokens[Array(token.utf8)] = (AccessGrant(accessor: "acc\(counter)", name: "test \(counter)", scopes: scopes,
-                                                    tenants: selector), expires, revoked)
-            return token
+            return counter
         }
+        let now = UTCTime.now()
+        // An expired token: made a day ago, valid for an hour.
+        let issued = try store.create(
+            name: "test \(number)", scopes: policy == nil ? scopes : [],
+            tenants: try tenants.map { try TenantSelector($0) }, policy: policy,
+            expires: expired ? now - 86_400 + 3_600 : nil, now: expired ? now - 86_400 : now)
+        if revoked { _ = try store.revoke(accessor: issued.info.accessor) }
+        return issued.token.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    func grant(for token: SecretBytes, now: Int64) throws -> AccessGrant? {
-        let key = token.withUnsafeBytes { Array($0) }
-        return lock.withLock {
-            guard let entry = tokens[key], !entry.revoked, entry.expires.map({ $0 > now }) ?? true else { return nil }
-            return entry.grant
-        }
-    }
+    /// The accessor of a token text (`cvt_<accessor>_<secret>`).
+    static func accessor(of token: String) -> String { String(token.split(separator: "_")[1]) }
 }
 
 /// A vault in a temporary folder, an onboarding folder, the VB365 simulator over TLS, and the
@@ -57,7 +60,7 @@ final class APIWorld: @unchecked Sendable {
 
     let simulator: VB365Simulator
     let dir: TemporaryDirectory
-    let tokens = TestTokens()
+    let tokens: TestTokens
     let services: AppServices
     let onboarding: Onboarding
 
@@ -78,22 +81,36 @@ final class APIWorld: @unchecked Sendable {
         configuration.policyFolder = dir.file("policy")
         configuration.maxRequestBodyBytes = maxBody
         let work = BlockingWork(threads: 2)
-        let client = try VB365Client(configuration: .init(serverURL: simulator.baseURL, username: Self.user,
-                                                          http: .init(trust: .caFile(caFile), connectTimeout: 5, totalTimeout: 10),
-                                                          retry: .init(maximumAttempts: 2, baseDelay: 0.01, maximumDelay: 0.05)),
-                                     password: Array(Self.password.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, logger: Self.logger)
+        let client = try VB365Client(
+            configuration: .init(
+                serverURL: simulator.baseURL, username: Self.user,
+                http: .init(trust: .caFile(caFile), connectTimeout: 5, totalTimeout: 10),
+                retry: .init(maximumAttempts: 2, baseDelay: 0.01, maximumDelay: 0.05)),
+            password: Array(Self.password.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, logger: Self.logger)
         let store = try OnboardingStore(folder: dir.file("onboarding"))
-        onboarding = Onboarding(client: client, vault: try Self.openVault(dir), store: store,
-                                issuer: Issuer(policy: try PolicyLoader.builtInDefault(), logger: Self.logger), logger: Self.logger)
+        onboarding = Onboarding(
+            client: client, vault: try Self.openVault(dir), store: store,
+            issuer: Issuer(policy: try PolicyLoader.builtInDefault(), logger: Self.logger), logger: Self.logger)
         onboarding.pollInterval = 0.1
         let probe = ReadinessProbe(vb365: { _ = try client.serviceInstance() }, cacheSeconds: readinessCache)
+        try FileManager.default.createDirectory(atPath: dir.file("policy/access"), withIntermediateDirectories: true)
+        try dir.write("policy/access/eu-readers.toml", "name = \"eu-readers\"\nscopes = [\"tenants:read\"]\ntenants = [\"eu-*\"]\n")
+        tokens = TestTokens(
+            store: try TokenStore(
+                vault: try Self.openVault(dir), path: dir.file("vault/tokens"),
+                policies: try AccessPolicySet.load(folder: dir.file("policy/access"))))
         // Two handles, as the service opens several: calls run side by side and coordinate by the vault's lock.
         let vault = VaultService(handles: [try Self.openVault(dir), try Self.openVault(dir)], work: work)
-        services = AppServices(configuration: configuration, work: work, vault: vault,
-                               tokens: tokens, onboardingStore: store, onboarding: onboarding, readiness: probe)
+        services = AppServices(
+            configuration: configuration, work: work, vault: vault,
+            tokens: tokens.store, onboardingStore: store, onboarding: onboarding, readiness: probe)
     }
 
-    deinit { simulator.stop() }
+    deinit {
+        simulator.stop()
+        let work = services.work
+        Task { try? await work.shutdown() }
+    }
 
     static func openVault(_ dir: TemporaryDirectory) throws -> Vault {
         try Vault.open(at: dir.file("vault"), unlock: .keyFile(path: dir.file("key/root.key")))
@@ -111,8 +128,9 @@ final class APIWorld: @unchecked Sendable {
 
     /// Onboards `tenant` through the library workflow against the simulator.
     func onboard(_ tenant: String) throws {
-        let intake = OnboardingRecord.Intake(tenant: try TenantID(tenant), displayName: tenant.capitalized,
-                                             officeName: "\(tenant).onmicrosoft.com")
+        let intake = OnboardingRecord.Intake(
+            tenant: try TenantID(tenant), displayName: tenant.capitalized,
+            officeName: "\(tenant).onmicrosoft.com")
         let started = try onboarding.startIssuingMeanwhile(intake)
         _ = simulator.signIn(userCode: try #require(started.userCode))
         let done = try onboarding.resume(try TenantID(tenant))
@@ -139,8 +157,10 @@ final class APIWorld: @unchecked Sendable {
 
 /// Request helpers.
 extension TestClientProtocol {
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
-              contentType: String? = "application/json") async throws -> TestResponse {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
+        contentType: String? = "application/json"
+    ) async throws -> TestResponse {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
         if json != nil, let contentType { headers[.contentType] = contentType }

@@ -48,8 +48,9 @@ struct OpenAPITests {
         return (try? ExternalTool.python3.run(["-c", "import jsonschema"]).status) == 0
     }
 
-    @Test("real responses of the router, successes and problems, validate against the document's schemas (Python jsonschema)",
-          .enabled(if: jsonschemaAvailable || TestEnvironment.toolsRequired, "python3 with jsonschema is not installed"))
+    @Test(
+        "real responses of the router, successes and problems, validate against the document's schemas (Python jsonschema)",
+        .enabled(if: jsonschemaAvailable || TestEnvironment.toolsRequired, "python3 with jsonschema is not installed"))
     func responsesValidate() async throws {
         let world = try APIWorld(maxBody: 4096)
         try world.onboard("contoso")
@@ -73,8 +74,10 @@ struct OpenAPITests {
             (.post, "/v1/tenants/{tenant}/certificates", "/v1/tenants/eu-west/certificates", all, "{}", json),
             (.post, "/v1/tenants/{tenant}/certificates", "/v1/tenants/eu-west/certificates", all, #"{"policy":"nope"}"#, json),
             (.post, "/v1/tenants/{tenant}/certificates", "/v1/tenants/eu-west/certificates", all, "{}", "text/plain"),
-            (.post, "/v1/tenants/{tenant}/certificates", "/v1/tenants/eu-west/certificates", all,
-             #"{"organization":""# + String(repeating: "x", count: 5000) + #""}"#, json),
+            (
+                .post, "/v1/tenants/{tenant}/certificates", "/v1/tenants/eu-west/certificates", all,
+                #"{"organization":""# + String(repeating: "x", count: 5000) + #""}"#, json
+            ),
             (.post, "/v1/tenants/{tenant}/certificates", "/v1/tenants/eu-west/certificates", readOnly, "{}", json),
             (.get, "/v1/tenants/{tenant}/credential", "/v1/tenants/contoso/credential?purpose=check", all, nil, nil),
             (.get, "/v1/tenants/{tenant}/credential", "/v1/tenants/contoso/credential", all, nil, nil),
@@ -83,8 +86,14 @@ struct OpenAPITests {
             (.get, "/v1/tenants/{tenant}/rotations", "/v1/tenants/contoso/rotations", all, nil, nil),
             (.post, "/v1/tenants/{tenant}/rotations", "/v1/tenants/contoso/rotations", all, nil, nil),
             (.post, "/v1/tenants/{tenant}/rotations", "/v1/tenants/eu-west/rotations", all, nil, nil),
-            (.post, "/v1/onboardings", "/v1/onboardings", all, #"{"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com"}"#, json),
-            (.post, "/v1/onboardings", "/v1/onboardings", all, #"{"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com"}"#, json),
+            (
+                .post, "/v1/onboardings", "/v1/onboardings", all, #"{"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com"}"#,
+                json
+            ),
+            (
+                .post, "/v1/onboardings", "/v1/onboardings", all, #"{"tenant":"fabrikam","organizationName":"fabrikam.onmicrosoft.com"}"#,
+                json
+            ),
             (.post, "/v1/onboardings", "/v1/onboardings", all, #"{"tenant":"x","organizationName":"x.onmicrosoft.com","y":1}"#, json),
             (.get, "/v1/onboardings", "/v1/onboardings", all, nil, nil),
             (.get, "/v1/onboardings", "/v1/onboardings?state=onboarded&limit=5", all, nil, nil),
@@ -103,8 +112,10 @@ struct OpenAPITests {
             var results: [Recorded] = []
             for call in calls {
                 let response = try await client.call(call.method, call.uri, token: call.token, json: call.body, contentType: call.type)
-                results.append(Recorded(method: call.method.rawValue, path: call.template, status: Int(response.status.code),
-                                        contentType: response.headers[.contentType] ?? "", body: String(buffer: response.body)))
+                results.append(
+                    Recorded(
+                        method: call.method.rawValue, path: call.template, status: Int(response.status.code),
+                        contentType: response.headers[.contentType] ?? "", body: String(buffer: response.body)))
             }
             return results
         }
@@ -114,9 +125,11 @@ struct OpenAPITests {
         }
         #expect(statuses.isSuperset(of: [200, 201, 202, 400, 401, 403, 404, 409, 413, 415]), "successes and problems are both checked")
         let dir = try TemporaryDirectory()
-        let document = try dir.write("openapi.json", try await world.app().test(.router) { client in
-            String(buffer: try await client.call(.get, "/openapi.json").body)
-        })
+        let document = try dir.write(
+            "openapi.json",
+            try await world.app().test(.router) { client in
+                String(buffer: try await client.call(.get, "/openapi.json").body)
+            })
         let responses = try dir.write("responses.json", bytes: Array(try JSONSerialization.data(withJSONObject: recorded)))
         let script = TestEnvironment.packageRoot + "/Tests/API/validate_responses.py"
         let result = try ExternalTool.python3.run([script, document, responses])

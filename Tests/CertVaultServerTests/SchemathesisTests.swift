@@ -14,9 +14,11 @@ func runOffPool(_ body: @escaping @Sendable () throws -> ProcessOutput) async th
     }
 }
 
-@Suite("schemathesis against the live service",
-       .enabled(if: ProcessInfo.processInfo.environment["CERTVAULT_SCHEMATHESIS"] == "1",
-                "set CERTVAULT_SCHEMATHESIS=1 (with schemathesis from PyPI installed) to run it; CI does"))
+@Suite(
+    "schemathesis against the live service",
+    .enabled(
+        if: ProcessInfo.processInfo.environment["CERTVAULT_SCHEMATHESIS"] == "1",
+        "set CERTVAULT_SCHEMATHESIS=1 (with schemathesis from PyPI installed) to run it; CI does"))
 struct SchemathesisTests {
     @Test("no 5xx and no response that breaks /openapi.json, for bounded generated requests to every route")
     func schemathesis() async throws {
@@ -31,6 +33,8 @@ struct SchemathesisTests {
                 try ProcessRunner.run("/bin/sh", [script, "http://127.0.0.1:\(port)"], environment: ["CERTVAULT_API_TOKEN": token])
             }
         }
+        // The summary (operations, phases, cases generated) belongs in the CI log.
+        print(result.stdout.split(separator: "\n").suffix(25).joined(separator: "\n"))
         #expect(result.status == 0, "\(result.combined.suffix(6000))")
     }
 }

@@ -27,8 +27,10 @@ final class CapturedLogs: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
+            file: String, function: String, line: UInt
+        ) {
             let all = self.metadata.merging(extra ?? [:]) { $1 }
             sink.append("\(level) \(message) \(all.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
         }

@@ -1,7 +1,7 @@
 public import CertVaultAccess
 public import CertVaultCore
-public import Hummingbird
 import Foundation
+public import Hummingbird
 
 /// One route of the API: its method, path, the scope it needs and where its tenant comes from,
 /// with the handler. The list of routes (``APIRoutes/all``) both registers the routes
@@ -37,8 +37,10 @@ public struct APIRoute: Sendable {
     public let operationID: String
     let handler: Handler
 
-    public init(_ method: HTTPRequest.Method, _ path: String, scope: Scope?, tenant: TenantBinding = .none,
-                operationID: String, handler: @escaping Handler) {
+    public init(
+        _ method: HTTPRequest.Method, _ path: String, scope: Scope?, tenant: TenantBinding = .none,
+        operationID: String, handler: @escaping Handler
+    ) {
         self.method = method
         self.path = path
         self.scope = scope

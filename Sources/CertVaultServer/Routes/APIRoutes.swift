@@ -25,24 +25,33 @@ public enum APIRoutes {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         },
         APIRoute(.get, "/v1/tenants", scope: .tenantsRead, operationID: "listTenants", handler: TenantHandlers.list),
-        APIRoute(.get, "/v1/tenants/{tenant}", scope: .tenantsRead, tenant: .path, operationID: "getTenant",
-                 handler: TenantHandlers.detail),
-        APIRoute(.post, "/v1/tenants/{tenant}/certificates", scope: .certificatesIssue, tenant: .path,
-                 operationID: "issueCertificate", handler: TenantHandlers.issue),
-        APIRoute(.get, "/v1/tenants/{tenant}/credential", scope: .credentialsRead, tenant: .path,
-                 operationID: "getCredential", handler: TenantHandlers.credential),
-        APIRoute(.post, "/v1/tenants/{tenant}/rotations", scope: .certificatesRotate, tenant: .path,
-                 operationID: "startRotation", handler: OnboardingHandlers.rotate),
-        APIRoute(.get, "/v1/tenants/{tenant}/rotations", scope: .certificatesRotate, tenant: .path,
-                 operationID: "getRotation", handler: OnboardingHandlers.rotation),
-        APIRoute(.post, "/v1/onboardings", scope: .onboardingWrite, tenant: .body, operationID: "startOnboarding",
-                 handler: OnboardingHandlers.start),
-        APIRoute(.get, "/v1/onboardings", scope: .onboardingRead, operationID: "listOnboardings",
-                 handler: OnboardingHandlers.list),
-        APIRoute(.get, "/v1/onboardings/{tenant}", scope: .onboardingRead, tenant: .path, operationID: "getOnboarding",
-                 handler: OnboardingHandlers.detail),
-        APIRoute(.post, "/v1/onboardings/{tenant}/renew-code", scope: .onboardingWrite, tenant: .path,
-                 operationID: "renewOnboardingCode", handler: OnboardingHandlers.renewCode),
+        APIRoute(
+            .get, "/v1/tenants/{tenant}", scope: .tenantsRead, tenant: .path, operationID: "getTenant",
+            handler: TenantHandlers.detail),
+        APIRoute(
+            .post, "/v1/tenants/{tenant}/certificates", scope: .certificatesIssue, tenant: .path,
+            operationID: "issueCertificate", handler: TenantHandlers.issue),
+        APIRoute(
+            .get, "/v1/tenants/{tenant}/credential", scope: .credentialsRead, tenant: .path,
+            operationID: "getCredential", handler: TenantHandlers.credential),
+        APIRoute(
+            .post, "/v1/tenants/{tenant}/rotations", scope: .certificatesRotate, tenant: .path,
+            operationID: "startRotation", handler: OnboardingHandlers.rotate),
+        APIRoute(
+            .get, "/v1/tenants/{tenant}/rotations", scope: .certificatesRotate, tenant: .path,
+            operationID: "getRotation", handler: OnboardingHandlers.rotation),
+        APIRoute(
+            .post, "/v1/onboardings", scope: .onboardingWrite, tenant: .body, operationID: "startOnboarding",
+            handler: OnboardingHandlers.start),
+        APIRoute(
+            .get, "/v1/onboardings", scope: .onboardingRead, operationID: "listOnboardings",
+            handler: OnboardingHandlers.list),
+        APIRoute(
+            .get, "/v1/onboardings/{tenant}", scope: .onboardingRead, tenant: .path, operationID: "getOnboarding",
+            handler: OnboardingHandlers.detail),
+        APIRoute(
+            .post, "/v1/onboardings/{tenant}/renew-code", scope: .onboardingWrite, tenant: .path,
+            operationID: "renewOnboardingCode", handler: OnboardingHandlers.renewCode),
         APIRoute(.get, "/v1/audit", scope: .auditRead, operationID: "listAudit", handler: AuditHandlers.list),
     ]
 }
@@ -66,8 +75,9 @@ enum Paging {
     static func after(_ query: Query) throws -> String? {
         guard let text = query["after"] else { return nil }
         guard (try? TenantID(text)) != nil else {
-            throw Problem.invalidQuery("The query parameter after must be a tenant id (the next value of the previous page).",
-                                       hint: "Pass the 'next' value of the previous page as it is.")
+            throw Problem.invalidQuery(
+                "The query parameter after must be a tenant id (the next value of the previous page).",
+                hint: "Pass the 'next' value of the previous page as it is.")
         }
         return text
     }
@@ -91,8 +101,9 @@ enum PublicHandlers {
         let vb365 = try await services.work.run { readiness.checkVB365() }
         if detail == nil, let failure = vb365.detail { detail = "VB365: " + failure }
         let ready = vault == "ok" && vb365.status != "failed"
-        return try JSONResponse.make(ReadinessView(status: ready ? "ready" : "not-ready", vault: vault, vb365: vb365.status, detail: detail),
-                                     status: ready ? .ok : .serviceUnavailable)
+        return try JSONResponse.make(
+            ReadinessView(status: ready ? "ready" : "not-ready", vault: vault, vb365: vb365.status, detail: detail),
+            status: ready ? .ok : .serviceUnavailable)
     }
 }
 
@@ -116,8 +127,9 @@ enum TenantHandlers {
         let within = try query.duration("expiringWithin")
         let state = query["state"]
         if let state, !stateFilters.contains(state) {
-            throw Problem.invalidQuery("The query parameter state must be one of \(stateFilters.joined(separator: ", ")).",
-                                       hint: "For example state=onboarded; 'none' lists tenants never onboarded.")
+            throw Problem.invalidQuery(
+                "The query parameter state must be one of \(stateFilters.joined(separator: ", ")).",
+                hint: "For example state=onboarded; 'none' lists tenants never onboarded.")
         }
         let limit = try query.integer("limit", in: 1...1000, default: 100)!
         let after = try Paging.after(query)
@@ -155,9 +167,11 @@ enum TenantHandlers {
         let entries = try await input.services.vault.use { try TenantReader.generations($0, tenant: tenant, grant: grant) }
         let record = try await input.services.work.run { try TenantReader.record(store, tenant: tenant, grant: grant) }
         guard !entries.isEmpty || record != nil else { throw Problem.tenantNotFound(tenant.rawValue) }
-        return try JSONResponse.make(TenantDetail(tenant: tenant.rawValue, active: ActiveView(entries),
-                                                  generations: entries.map(GenerationView.init),
-                                                  onboarding: record.map(OnboardingView.init)))
+        return try JSONResponse.make(
+            TenantDetail(
+                tenant: tenant.rawValue, active: ActiveView(entries),
+                generations: entries.map(GenerationView.init),
+                onboarding: record.map(OnboardingView.init)))
     }
 
     @Sendable static func issue(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {
@@ -169,11 +183,13 @@ enum TenantHandlers {
             // Template values end up in the subject and the PKCS#12 friendly name (a BMPString):
             // plain text of the Basic Multilingual Plane only (OpenSSL cannot encode the rest).
             guard (1...256).contains(value.count),
-                  !value.unicodeScalars.contains(where: { DisplayText.needsEscape($0) || $0.value > 0xFFFF }) else {
-                throw Problem(.badRequest, code: "invalid-body",
-                              detail: "The field '\(field)' must be 1 to 256 characters of plain text (no control characters, "
-                                  + "nothing outside Unicode's Basic Multilingual Plane such as emoji).",
-                              hint: "Send the name as it should appear in the certificate, e.g. \"Contoso Ltd\".")
+                !value.unicodeScalars.contains(where: { DisplayText.needsEscape($0) || $0.value > 0xFFFF })
+            else {
+                throw Problem(
+                    .badRequest, code: "invalid-body",
+                    detail: "The field '\(field)' must be 1 to 256 characters of plain text (no control characters, "
+                        + "nothing outside Unicode's Basic Multilingual Plane such as emoji).",
+                    hint: "Send the name as it should appear in the certificate, e.g. \"Contoso Ltd\".")
             }
         }
         let services = input.services
@@ -199,9 +215,10 @@ enum TenantHandlers {
         var headers = HTTPFields()
         headers[.location] = "/v1/tenants/\(tenant.rawValue)"
         return try JSONResponse.make(
-            IssuedView(tenant: tenant.rawValue, generation: generation, thumbprint: summary.thumbprintSHA1,
-                       fingerprintSHA256: summary.fingerprintSHA256, serialNumber: summary.serialNumber,
-                       notBefore: summary.notBefore, notAfter: summary.notAfter, policy: summary.policy, subject: summary.subject),
+            IssuedView(
+                tenant: tenant.rawValue, generation: generation, thumbprint: summary.thumbprintSHA1,
+                fingerprintSHA256: summary.fingerprintSHA256, serialNumber: summary.serialNumber,
+                notBefore: summary.notBefore, notAfter: summary.notAfter, policy: summary.policy, subject: summary.subject),
             status: .created, headers: headers)
     }
 
@@ -210,20 +227,24 @@ enum TenantHandlers {
         let tenant = try input.pathTenant()
         let query = try Query(request, allowed: ["purpose", "generation", "thumbprint"])
         guard let purpose = query["purpose"], !purpose.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw Problem(.badRequest, code: "purpose-required", detail: "Reading a credential needs a purpose; none was given.",
-                          hint: "Add ?purpose=... (one line, up to 200 characters, e.g. purpose=restore%20ticket%204711): it goes into the audit log.")
+            throw Problem(
+                .badRequest, code: "purpose-required", detail: "Reading a credential needs a purpose; none was given.",
+                hint: "Add ?purpose=... (one line, up to 200 characters, e.g. purpose=restore%20ticket%204711): it goes into the audit log."
+            )
         }
         guard purpose.count <= 200, !purpose.unicodeScalars.contains(where: DisplayText.needsEscape) else {
-            throw Problem.invalidQuery("The purpose must be one line of at most 200 characters without control characters.",
-                                       hint: "Shorten it; it goes into the audit log as it is.")
+            throw Problem.invalidQuery(
+                "The purpose must be one line of at most 200 characters without control characters.",
+                hint: "Shorten it; it goes into the audit log as it is.")
         }
         let generation = try query.integer("generation", in: 1...99_999_999)
         let thumbprint = query["thumbprint"]
         if let thumbprint {
             let hex = thumbprint.filter { $0 != ":" }
             guard hex.count == 40, hex.allSatisfy(\.isHexDigit) else {
-                throw Problem.invalidQuery("The thumbprint must be a SHA-1 thumbprint: 40 hex digits (colons allowed).",
-                                           hint: "Copy it from GET /v1/tenants/{tenant}.")
+                throw Problem.invalidQuery(
+                    "The thumbprint must be a SHA-1 thumbprint: 40 hex digits (colons allowed).",
+                    hint: "Copy it from GET /v1/tenants/{tenant}.")
             }
         }
         if generation != nil && thumbprint != nil {
@@ -275,10 +296,13 @@ enum AuditHandlers {
         let limit = try query.integer("limit", in: 1...1000, default: 100)!
         let (records, verified) = try await input.services.vault.use { TenantReader.audit($0, after: after, grant: grant) }
         let page = records.prefix(limit).map {
-            AuditRecordView(sequence: $0.sequence, time: $0.time, actor: $0.actor, action: $0.action, tenant: $0.tenant,
-                            generation: $0.generation, detail: $0.detail)
+            AuditRecordView(
+                sequence: $0.sequence, time: $0.time, actor: $0.actor, action: $0.action, tenant: $0.tenant,
+                generation: $0.generation, detail: $0.detail)
         }
-        return try JSONResponse.make(AuditPage(records: Array(page), next: records.count > limit ? page.last?.sequence : nil,
-                                               verified: verified))
+        return try JSONResponse.make(
+            AuditPage(
+                records: Array(page), next: records.count > limit ? page.last?.sequence : nil,
+                verified: verified))
     }
 }

@@ -13,8 +13,10 @@ public protocol StrictJSONBody: Decodable, Sendable {
 /// body has passed all of these.
 enum JSONBody {
     /// Decodes the body as `T`; an absent body (no bytes at all) decodes as `{}` when `emptyIsObject`.
-    static func decode<T: StrictJSONBody>(_ type: T.Type, from request: Request, context: CertVaultRequestContext,
-                                         emptyIsObject: Bool = false) async throws -> T {
+    static func decode<T: StrictJSONBody>(
+        _ type: T.Type, from request: Request, context: CertVaultRequestContext,
+        emptyIsObject: Bool = false
+    ) async throws -> T {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         var bytes = [UInt8](buffer: buffer)
         if bytes.isEmpty && emptyIsObject && request.headers[.contentType] == nil {
@@ -26,27 +28,32 @@ enum JSONBody {
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
         } catch {
-            throw Problem(.badRequest, code: "invalid-json", detail: "The request body is not well-formed JSON.",
-                          hint: "Send one JSON object; see the route's schema in /openapi.json.")
+            throw Problem(
+                .badRequest, code: "invalid-json", detail: "The request body is not well-formed JSON.",
+                hint: "Send one JSON object; see the route's schema in /openapi.json.")
         }
         guard let dictionary = object as? [String: Any] else {
-            throw Problem(.badRequest, code: "invalid-body", detail: "The request body must be a JSON object.",
-                          hint: "Send one JSON object; see the route's schema in /openapi.json.")
+            throw Problem(
+                .badRequest, code: "invalid-body", detail: "The request body must be a JSON object.",
+                hint: "Send one JSON object; see the route's schema in /openapi.json.")
         }
         if let unknown = dictionary.keys.sorted().first(where: { !T.fields.contains($0) }) {
-            throw Problem(.badRequest, code: "unknown-field", detail: "The request body has the unknown field \(Problem.quoted(unknown)).",
-                          hint: "Fields of this body: \(T.fields.sorted().joined(separator: ", ")).")
+            throw Problem(
+                .badRequest, code: "unknown-field", detail: "The request body has the unknown field \(Problem.quoted(unknown)).",
+                hint: "Fields of this body: \(T.fields.sorted().joined(separator: ", ")).")
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw Problem(.badRequest, code: "invalid-body", detail: describe(error),
-                          hint: "Fields of this body: \(T.fields.sorted().joined(separator: ", ")); see /openapi.json for their types.")
+            throw Problem(
+                .badRequest, code: "invalid-body", detail: describe(error),
+                hint: "Fields of this body: \(T.fields.sorted().joined(separator: ", ")); see /openapi.json for their types.")
         } catch let problem as Problem {
             throw problem
         } catch {
-            throw Problem(.badRequest, code: "invalid-body", detail: "The request body does not match the route's schema.",
-                          hint: "See the route's schema in /openapi.json.")
+            throw Problem(
+                .badRequest, code: "invalid-body", detail: "The request body does not match the route's schema.",
+                hint: "See the route's schema in /openapi.json.")
         }
     }
 
@@ -54,9 +61,10 @@ enum JSONBody {
     static func requireJSONContentType(_ request: Request) throws {
         let type = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 }
         guard type?.trimmingCharacters(in: .whitespaces).lowercased() == "application/json" else {
-            throw Problem(.unsupportedMediaType, code: "unsupported-media-type",
-                          detail: "The request body must be application/json, not \(Problem.quoted(request.headers[.contentType] ?? "(none)")).",
-                          hint: "Send the body as JSON with 'Content-Type: application/json'.")
+            throw Problem(
+                .unsupportedMediaType, code: "unsupported-media-type",
+                detail: "The request body must be application/json, not \(Problem.quoted(request.headers[.contentType] ?? "(none)")).",
+                hint: "Send the body as JSON with 'Content-Type: application/json'.")
         }
     }
 
@@ -98,9 +106,11 @@ struct Query {
         for (name, value) in request.uri.queryParameters {
             let name = String(name)
             guard allowed.contains(name) else {
-                throw Problem.invalidQuery("Unknown query parameter \(Problem.quoted(name)).",
-                                           hint: allowed.isEmpty ? "This route takes no query parameters."
-                                               : "This route takes: \(allowed.sorted().joined(separator: ", ")).")
+                throw Problem.invalidQuery(
+                    "Unknown query parameter \(Problem.quoted(name)).",
+                    hint: allowed.isEmpty
+                        ? "This route takes no query parameters."
+                        : "This route takes: \(allowed.sorted().joined(separator: ", ")).")
             }
             guard items[name] == nil else {
                 throw Problem.invalidQuery("The query parameter \(name) is given twice.", hint: "Give it once.")
@@ -116,8 +126,9 @@ struct Query {
     func integer(_ name: String, in range: ClosedRange<Int>, default value: Int? = nil) throws -> Int? {
         guard let text = items[name] else { return value }
         guard let number = Int(text), range.contains(number) else {
-            throw Problem.invalidQuery("The query parameter \(name) must be an integer from \(range.lowerBound) to \(range.upperBound).",
-                                       hint: "For example \(name)=\(range.lowerBound).")
+            throw Problem.invalidQuery(
+                "The query parameter \(name) must be an integer from \(range.lowerBound) to \(range.upperBound).",
+                hint: "For example \(name)=\(range.lowerBound).")
         }
         return number
     }
@@ -133,8 +144,9 @@ struct Query {
             unit = factor
         }
         guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy(\.isASCII), let number = Int64(digits), number >= 0 else {
-            throw Problem.invalidQuery("The query parameter \(name) must be a duration such as 60d, 12h, 30m or 90s.",
-                                       hint: "For example \(name)=60d.")
+            throw Problem.invalidQuery(
+                "The query parameter \(name) must be a duration such as 60d, 12h, 30m or 90s.",
+                hint: "For example \(name)=60d.")
         }
         return number * unit
     }

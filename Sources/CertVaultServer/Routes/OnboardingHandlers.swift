@@ -56,8 +56,9 @@ enum OnboardingHandlers {
         let states = OnboardingRecord.State.allCases.map(\.rawValue)
         let state = query["state"]
         if let state, !states.contains(state) {
-            throw Problem.invalidQuery("The query parameter state must be one of \(states.joined(separator: ", ")).",
-                                       hint: "For example state=awaiting-customer.")
+            throw Problem.invalidQuery(
+                "The query parameter state must be one of \(states.joined(separator: ", ")).",
+                hint: "For example state=awaiting-customer.")
         }
         let limit = try query.integer("limit", in: 1...1000, default: 100)!
         let after = try Paging.after(query)
@@ -78,8 +79,9 @@ enum OnboardingHandlers {
         }
         let exists = try await input.services.vault.use { !(try TenantReader.generations($0, tenant: tenant, grant: grant)).isEmpty }
         guard exists else { throw Problem.tenantNotFound(tenant.rawValue) }
-        throw Problem(.notFound, code: "onboarding-not-found", detail: "Tenant \(Problem.quoted(tenant.rawValue)) has no onboarding.",
-                      hint: "Start one with POST /v1/onboardings.")
+        throw Problem(
+            .notFound, code: "onboarding-not-found", detail: "Tenant \(Problem.quoted(tenant.rawValue)) has no onboarding.",
+            hint: "Start one with POST /v1/onboardings.")
     }
 
     @Sendable static func detail(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {
@@ -101,10 +103,18 @@ enum OnboardingHandlers {
         let tenant = try input.pathTenant()
         _ = try Query(request, allowed: [])
         let body = try await JSONBody.decode(RotationBody.self, from: request, context: context, emptyIsObject: true)
-        _ = try await record(input, tenant: tenant)
+        let existing = try await record(input, tenant: tenant)
         let onboarding = try input.services.requireOnboarding()
         let configure = body.configureApplication ?? true
-        let record = try await input.services.work.run { try onboarding.rotate(tenant, configureApplication: configure) }
+        let record = try await input.services.work.run {
+            if existing.rotation?.phase == .awaitingCustomer {
+                // A rotation waiting for the customer (as `rotate --resume`): check the sign-in once and
+                // send the update if it happened; an expired code gets a new one below.
+                let resumed = try onboarding.resumeRotation(tenant, wait: .checkOnce)
+                if resumed.rotation?.phase != .expired { return resumed }
+            }
+            return try onboarding.rotate(tenant, configureApplication: configure)
+        }
         guard let rotation = record.rotation else { throw rotationNotFound(tenant) }
         var headers = HTTPFields()
         headers[.location] = "/v1/tenants/\(tenant.rawValue)/rotations"
@@ -119,7 +129,8 @@ enum OnboardingHandlers {
     }
 
     static func rotationNotFound(_ tenant: TenantID) -> Problem {
-        Problem(.notFound, code: "rotation-not-found", detail: "Tenant \(Problem.quoted(tenant.rawValue)) has no rotation.",
-                hint: "Start one with POST /v1/tenants/\(tenant.rawValue)/rotations.")
+        Problem(
+            .notFound, code: "rotation-not-found", detail: "Tenant \(Problem.quoted(tenant.rawValue)) has no rotation.",
+            hint: "Start one with POST /v1/tenants/\(tenant.rawValue)/rotations.")
     }
 }

@@ -1,6 +1,6 @@
-import CertVaultVB365
 import CertVaultCore
 import CertVaultOnboarding
+import CertVaultVB365
 import CertVaultVault
 import Foundation
 import Hummingbird

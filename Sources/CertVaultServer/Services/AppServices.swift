@@ -1,10 +1,10 @@
-import HTTPTypes
 public import CertVaultAccess
 public import CertVaultConfiguration
-public import CertVaultOnboarding
 public import CertVaultCore
-import Foundation
+public import CertVaultOnboarding
 import CertVaultVB365
+import Foundation
+import HTTPTypes
 
 /// Everything the routes use, made once at start and handed to ``buildRouter(services:logger:)``.
 ///
@@ -35,9 +35,11 @@ public struct AppServices: Sendable {
     /// Seconds since 1970, UTC (tests may pin it).
     public var clock: @Sendable () -> Int64
 
-    public init(configuration: ServiceConfiguration, work: BlockingWork, vault: VaultService, tokens: any TokenAuthority,
-                onboardingStore: OnboardingStore, onboarding: Onboarding?, policies: PolicyDirectory? = nil,
-                readiness: ReadinessProbe? = nil, clock: @escaping @Sendable () -> Int64 = { UTCTime.now() }) {
+    public init(
+        configuration: ServiceConfiguration, work: BlockingWork, vault: VaultService, tokens: any TokenAuthority,
+        onboardingStore: OnboardingStore, onboarding: Onboarding?, policies: PolicyDirectory? = nil,
+        readiness: ReadinessProbe? = nil, clock: @escaping @Sendable () -> Int64 = { UTCTime.now() }
+    ) {
         self.configuration = configuration
         self.work = work
         self.vault = vault
@@ -60,9 +62,10 @@ public struct AppServices: Sendable {
     /// The workflow, or 503 when the service has no VB365 connection.
     func requireOnboarding() throws -> Onboarding {
         guard let onboarding else {
-            throw Problem(.serviceUnavailable, code: "vb365-not-configured",
-                          detail: "This service has no VB365 connection, so it cannot onboard or rotate.",
-                          hint: "Set [vb365] url, user and password_file in the service's configuration and restart it.")
+            throw Problem(
+                .serviceUnavailable, code: "vb365-not-configured",
+                detail: "This service has no VB365 connection, so it cannot onboard or rotate.",
+                hint: "Set [vb365] url, user and password_file in the service's configuration and restart it.")
         }
         return onboarding
     }

@@ -1,7 +1,7 @@
-import HTTPTypes
-public import CertVaultPolicy
 import CertVaultCore
+public import CertVaultPolicy
 import Foundation
+import HTTPTypes
 
 /// The issuance policies a request may name: `NAME.toml` files in the configured policy folder
 /// (`[policy] folder`), and `default`, which is the built-in default unless the folder has its own
@@ -36,8 +36,9 @@ public struct PolicyDirectory: Sendable {
                 return try PolicyLoader.load(path: path)
             } catch let error as CertVaultError {
                 // The request named a policy that exists; its file is the server's problem.
-                throw Problem(.internalServerError, code: error.code.name, detail: error.reason,
-                              hint: "Fix the policy file on the server ('certvault policy check FILE' says what is wrong).")
+                throw Problem(
+                    .internalServerError, code: error.code.name, detail: error.reason,
+                    hint: "Fix the policy file on the server ('certvault policy check FILE' says what is wrong).")
             }
         }
         if name == "default" { return try PolicyLoader.builtInDefault() }
@@ -52,8 +53,9 @@ public struct PolicyDirectory: Sendable {
     }
 
     private func unknown(_ name: String) -> Problem {
-        Problem(.badRequest, code: "unknown-policy",
-                detail: "There is no issuance policy \(Problem.quoted(name)).",
-                hint: "Name one of: \(names().joined(separator: ", ")) (files NAME.toml in the service's policy folder).")
+        Problem(
+            .badRequest, code: "unknown-policy",
+            detail: "There is no issuance policy \(Problem.quoted(name)).",
+            hint: "Name one of: \(names().joined(separator: ", ")) (files NAME.toml in the service's policy folder).")
     }
 }

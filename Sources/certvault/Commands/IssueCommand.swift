@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
@@ -62,11 +63,19 @@ struct IssueCommand: AsyncParsableCommand {
 
     /// Where exports go, or nil when only the vault receives the certificate.
     var exportFolder: String? {
-        if let out { return out }
-        return useVault ? nil : Environment.value("CERTVAULT_EXPORT_DIR") ?? "keys/issued"
+        get throws {
+            if let out { return out }
+            return try useVault ? nil : Environment.value("CERTVAULT_EXPORT_DIR") ?? "keys/issued"
+        }
     }
 
-    var useVault: Bool { !noVault && vault.vaultExists }
+    /// True when the vault (--vault, the environment, --config, or the default) exists and --no-vault is not given.
+    var useVault: Bool {
+        get throws {
+            if noVault { return false }
+            return try vault.vaultExists
+        }
+    }
 
     func validate() throws {
         if (tenant == nil) == (from == nil) { throw ValidationError("Give either a tenant id or --from FILE.csv.") }
@@ -81,9 +90,9 @@ struct IssueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger("certvault.issue")
-        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
+        let issuer = Issuer(policy: try PolicyChoice.load(policy, configuration: try vault.configuration()), logger: logger)
         // Unlock first, so that a wrong key or passphrase costs no key generation.
-        let store = useVault ? try vault.open() : nil
+        let store = try useVault ? try vault.open() : nil
         let passwords = try PasswordSink(passwordOut)
         do {
             if let from {
@@ -105,6 +114,7 @@ struct IssueCommand: AsyncParsableCommand {
             request.passwordSource = source.description
         }
         let prepared = try issuer.prepare(request)
+        let exportFolder = try self.exportFolder
         if let exportFolder { try ensureNoExport(for: [tenantID], in: exportFolder) }
         let credential = try issuer.issue(prepared)
         let generation = try store?.store(tenant: tenantID, payload: EntryPayload(credential))
@@ -141,64 +151,33 @@ struct IssueCommand: AsyncParsableCommand {
         let intakes = try TenantIntake.parseCSV(bytes: bytes, source: path)
         // Check every row before generating any key, so a bad row costs nothing.
         let prepared = try intakes.map { try issuer.prepare(IssuanceRequest(tenant: $0.tenant, org: $0.org, domain: $0.domain)) }
+        let exportFolder = try self.exportFolder
         if let exportFolder { try ensureNoExport(for: intakes.map(\.tenant), in: exportFolder) }
 
         let jobs = self.jobs ?? ProcessInfo.processInfo.activeProcessorCount
         let progress = Progress(total: prepared.count, interactive: Terminal.stderrIsTerminal && !logging.verbose)
-        var results: [IssueResult] = []
-        var failures: [(TenantID, CertVaultError)] = []
         let out = exportFolder
-        let destination = passwords.destination
         let summaryJSON: @Sendable (CredentialSummary) throws -> [UInt8] = { Array(try Terminal.json($0).utf8) }
-
-        try await withThrowingTaskGroup(of: (TenantID, Result<(IssuedCredential, CredentialExport.Paths?), CertVaultError>).self) { group in
-            var next = 0
-            func startNext() {
-                guard next < prepared.count else { return }
-                let item = prepared[next]
-                next += 1
-                group.addTask {
-                    do {
-                        let credential = try issuer.issue(item)
-                        guard let out else { return (item.request.tenant, .success((credential, nil))) }
-                        let paths = try CredentialExport.write(credential, summaryJSON: try summaryJSON(credential.summary),
-                                                               to: out, password: destination) { try passwords.record(credential) }
-                        return (item.request.tenant, .success((credential, paths)))
-                    } catch let error as CertVaultError {
-                        return (item.request.tenant, .failure(error))
-                    } catch {
-                        return (item.request.tenant, .failure(CertVaultError(.fileSystem, "Unexpected failure: \(error).")))
-                    }
+        let json = self.json
+        let outcome = try await BulkIssuance.run(prepared, issuer: issuer, jobs: jobs, exportFolder: out,
+                                                 passwordDestination: passwords.destination, summaryJSON: summaryJSON,
+                                                 recordPassword: { try passwords.record($0) }, vault: store) { event in
+            switch event {
+            case .issued(let issued):
+                let tenant = issued.credential.tenant
+                progress.step("issued \(tenant)")
+                if !json {
+                    let place = issued.files?.folder ?? issued.vault.map { "\($0.path) generation \($0.generation)" } ?? ""
+                    Terminal.out("\(tenant)\t\(issued.credential.summary.thumbprintSHA1)\t\(issued.credential.summary.notAfter)\t\(place)\n")
                 }
-            }
-            for _ in 0..<min(jobs, prepared.count) { startNext() }
-            while let (tenant, outcome) = try await group.next() {
-                switch outcome {
-                case .success(let (credential, paths)):
-                    var stored: StoredIn?
-                    do {
-                        if let store {
-                            stored = StoredIn(vault: store.path, generation: try store.store(tenant: tenant, payload: EntryPayload(credential)))
-                            if paths == nil { try passwords.record(credential) }
-                        }
-                    } catch let error as CertVaultError {
-                        failures.append((tenant, error))
-                        progress.step("FAILED \(tenant)")
-                        break
-                    }
-                    results.append(IssueResult(summary: credential.summary, files: paths, vault: stored))
-                    progress.step("issued \(tenant)")
-                    if !json {
-                        let place = paths?.folder ?? stored.map { "\($0.vault) generation \($0.generation)" } ?? ""
-                        Terminal.out("\(tenant)\t\(credential.summary.thumbprintSHA1)\t\(credential.summary.notAfter)\t\(place)\n")
-                    }
-                case .failure(let error):
-                    failures.append((tenant, error))
-                    progress.step("FAILED \(tenant)")
-                }
-                startNext()
+            case .failed(let tenant, _):
+                progress.step("FAILED \(tenant)")
             }
         }
+        let results = outcome.issued.map {
+            IssueResult(summary: $0.credential.summary, files: $0.files, vault: $0.vault.map { StoredIn(vault: $0.path, generation: $0.generation) })
+        }
+        let failures = outcome.failures
         progress.finish("issued \(results.count) of \(prepared.count) certificates into \([out, store?.path].compactMap { $0 }.joined(separator: " and "))")
         if json {
             Terminal.out(try Terminal.json(results.sorted { $0.summary.tenant < $1.summary.tenant }) + "\n")
@@ -377,5 +356,12 @@ enum PolicyChoice {
 
     static func load(_ option: String?) throws -> IssuancePolicy {
         try PolicyLoader.load(pathOrBuiltIn: option ?? Environment.value("CERTVAULT_POLICY").flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// `--policy` (a path), else the configuration's policy (`$CERTVAULT_POLICY`, `[onboarding] policy`:
+    /// a path or a name in `[policy] folder`), else the built-in default.
+    static func load(_ option: String?, configuration: ServiceConfiguration) throws -> IssuancePolicy {
+        if let option { return try PolicyLoader.load(path: option) }
+        return try configuration.issuancePolicy()
     }
 }

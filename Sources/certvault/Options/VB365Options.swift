@@ -1,11 +1,13 @@
 import ArgumentParser
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultHTTP
 import CertVaultVB365
 import Foundation
 import Logging
 
-/// How to reach and log in to a VB365 server. The password never comes from an argument.
+/// How to reach and log in to a VB365 server. The password never comes from an argument. Options
+/// given here win over the configuration file's `[vb365]` table and the environment.
 struct VB365ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The VB365 REST server, e.g. https://vb365.example:4443 (default: $CERTVAULT_VB365_URL).", valueName: "url"))
     var url: String?
@@ -28,11 +30,11 @@ struct VB365ConnectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Allow plain http:// to a loopback address (the simulator's --plain-http).")
     var allowPlainHTTPLoopback = false
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the connection.", valueName: "seconds"))
-    var connectTimeout: Double = 10
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the connection (default: 10).", valueName: "seconds"))
+    var connectTimeout: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for each whole request.", valueName: "seconds"))
-    var timeout: Double = 60
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for each whole request (default: 60).", valueName: "seconds"))
+    var timeout: Double?
 
     @Option(name: .long, help: ArgumentHelp(
         "Where a device code's verification URL may point, comma-separated host or host/path-prefix entries; replaces Microsoft's device-login hosts for the region (default: $CERTVAULT_VB365_VERIFICATION_HOSTS, else the built-in list in docs/vb365-simulator.md).",
@@ -62,42 +64,47 @@ struct VB365ConnectionOptions: ParsableArguments {
         if insecureSkipTLSVerify && (caFile != nil || pin != nil) {
             throw ValidationError("--insecure-skip-tls-verify cannot be combined with --ca-file or --pin.")
         }
-        guard connectTimeout > 0, timeout > 0 else { throw ValidationError("Timeouts must be positive numbers of seconds.") }
+        guard (connectTimeout ?? 10) > 0, (timeout ?? 60) > 0 else { throw ValidationError("Timeouts must be positive numbers of seconds.") }
         if let hosts = verificationHostList, hosts.isEmpty || hosts.contains(where: { $0.contains("://") || $0.contains(" ") }) {
             throw ValidationError("--verification-hosts takes host or host/path-prefix entries separated by commas, such as 'login.microsoftonline.us,microsoft.com/deviceloginus'.")
         }
     }
 
-    /// `--verification-hosts`, else `$CERTVAULT_VB365_VERIFICATION_HOSTS`, split at commas.
+    /// `--verification-hosts`, split at commas.
     var verificationHostList: [String]? {
-        guard let text = verificationHosts ?? Environment.value("CERTVAULT_VB365_VERIFICATION_HOSTS") else { return nil }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        verificationHosts.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     }
 
-    var trust: HTTPTrust {
-        if insecureSkipTLSVerify { return .insecureNoVerification }
-        if let pin { return .pinnedPublicKey(pin, caFile: caFile) }
-        if let caFile { return .caFile(caFile) }
-        return .systemStore
+    /// The `[vb365]` settings of the configuration (file and environment) with this command's options over them.
+    func settings(over base: ServiceConfiguration.VB365Settings) throws -> ServiceConfiguration.VB365Settings {
+        var settings = base
+        if let url { settings.url = url }
+        if let user { settings.user = user }
+        if let apiVersion { settings.apiVersion = apiVersion.lowercased() }
+        if let caFile { settings.caFile = caFile }
+        if let pin { settings.pin = pin }
+        if insecureSkipTLSVerify {  // the flag wins over the file's ca_file and pin (with the flag's, validate() refuses it)
+            settings.insecureSkipTLSVerify = true
+            settings.caFile = nil
+            settings.pin = nil
+        }
+        if allowPlainHTTPLoopback { settings.allowPlainHTTPLoopback = true }
+        if let connectTimeout { settings.connectTimeout = connectTimeout }
+        if let timeout { settings.timeout = timeout }
+        if let hosts = verificationHostList { settings.verificationHosts = hosts }
+        if let source = try SecretChoice.pick(file: vb365PasswordFile, fd: vb365PasswordFd, stdin: vb365PasswordStdin, env: vb365PasswordEnv,
+                                              options: Self.passwordNames) {
+            settings.password = source
+        }
+        return settings
     }
 
-    func makeClient(logger: Logger) throws -> VB365Client {
-        guard let url = url ?? Environment.value("CERTVAULT_VB365_URL") else {
-            throw CertVaultError(.invalidInput, "No VB365 server given.", hint: "Give --url https://HOST:4443 or set CERTVAULT_VB365_URL.")
-        }
-        guard let user = user ?? Environment.value("CERTVAULT_VB365_USER") else {
-            throw CertVaultError(.invalidInput, "No VB365 account given.", hint: "Give --user 'DOMAIN\\user' (in single quotes: the shell drops a bare backslash) or set CERTVAULT_VB365_USER.")
-        }
-        guard let source = try SecretChoice.pick(file: vb365PasswordFile, fd: vb365PasswordFd, stdin: vb365PasswordStdin, env: vb365PasswordEnv,
-                                                 options: Self.passwordNames) else {
-            throw CertVaultError(.invalidInput, "No source for the VB365 password given.",
-                                 hint: "Give one of \(Self.passwordNames); passwords are never taken as arguments.")
-        }
-        let password = try source.read()
-        let http = HTTPClient.Configuration(trust: trust, connectTimeout: connectTimeout, totalTimeout: timeout,
-                                           allowPlainHTTPToLoopback: allowPlainHTTPLoopback, userAgent: "certvault/\(CertVault.version)")
-        let configuration = VB365Client.Configuration(serverURL: url, version: apiVersion.flatMap { VB365APIVersion(rawValue: $0.lowercased()) },
-                                                      username: user, http: http, verificationHosts: verificationHostList)
-        return try VB365Client(configuration: configuration, password: password, logger: logger)
+    /// The client for `configuration`'s VB365 settings with this command's options over them
+    /// (`serverURL`, e.g. an onboarding record's, stands in for a URL neither gives).
+    func makeClient(logger: Logger, configuration: ServiceConfiguration, serverURL: String? = nil) throws -> VB365Client {
+        var settings = try settings(over: configuration.vb365)
+        if settings.url == nil { settings.url = serverURL }
+        return try settings.makeClient(userAgent: "certvault/\(CertVault.version)", logger: logger,
+                                       passwordSourceNames: Self.passwordNames + ", or password_file/password_credential in [vb365] of --config")
     }
 }

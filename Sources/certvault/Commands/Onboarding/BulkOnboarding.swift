@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultVB365
@@ -11,11 +12,7 @@ struct BulkOnboarding {
     let jobs: Int
     let json: Bool
 
-    /// One tenant's outcome.
-    enum Outcome: Sendable {
-        case record(OnboardingRecord)
-        case failure(TenantID, CertVaultError)
-    }
+    typealias Outcome = OnboardingBatch.Outcome
 
     func start(_ intakes: [OnboardingRecord.Intake], export: String?, wait: Double?) async throws {
         if let export, FileManager.default.fileExists(atPath: export) {
@@ -23,11 +20,9 @@ struct BulkOnboarding {
         }
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
         let progress = Progress(total: intakes.count, interactive: Terminal.stderrIsTerminal)
-        let outcomes = try await run(intakes.map { ($0.tenant, $0) }, progress: progress, verb: "code for") { intake in
-            try await blocking { try onboarding.startIssuingMeanwhile(intake) }
-        }
-        progress.finish("\(outcomes.filter { if case .record = $0 { true } else { false } }.count) of \(intakes.count) tenants have a code")
-        let records = outcomes.compactMap { if case .record(let record) = $0 { record } else { nil } }
+        let outcomes = try await OnboardingBatch.start(intakes, onboarding: onboarding, jobs: jobs) { Self.step(progress, $0, verb: "code for") }
+        progress.finish("\(outcomes.filter { $0.record != nil }.count) of \(intakes.count) tenants have a code")
+        let records = outcomes.compactMap(\.record)
         if let export { try Self.export(records, to: export) }
         var final = outcomes
         if let wait {
@@ -37,8 +32,7 @@ struct BulkOnboarding {
     }
 
     func waitAll(seconds: Double, interval: Double) async throws {
-        let store = try context.makeStore()
-        let pending = try store.all().filter { $0.state == .awaitingCustomer || $0.state == .addingOrganization }
+        let pending = try OnboardingBatch.pending(in: try context.makeStore())
         guard !pending.isEmpty else {
             Terminal.out(json ? "[]\n" : "No tenant is awaiting the customer or an unfinished add.\n")
             return
@@ -48,47 +42,18 @@ struct BulkOnboarding {
     }
 
     private func resume(_ tenants: [TenantID], onboarding: Onboarding, seconds: Double, interval: Double) async throws -> [Outcome] {
-        onboarding.pollInterval = max(0.2, interval)
         let progress = Progress(total: tenants.count, interactive: Terminal.stderrIsTerminal)
-        let outcomes = try await run(tenants.map { ($0, $0) }, progress: progress, verb: "resumed") { tenant in
-            try await blocking { try onboarding.resume(tenant, wait: .poll(seconds: seconds)) }
+        let outcomes = try await OnboardingBatch.resume(tenants, onboarding: onboarding, seconds: seconds, interval: interval, jobs: jobs) {
+            Self.step(progress, $0, verb: "resumed")
         }
-        progress.finish("\(outcomes.filter { if case .record(let r) = $0 { r.state == .onboarded } else { false } }.count) of \(tenants.count) tenants onboarded")
+        progress.finish("\(OnboardingBatch.tally(outcomes).onboarded) of \(tenants.count) tenants onboarded")
         return outcomes
     }
 
-    /// Runs `body` for every item, at most `jobs` at once.
-    private func run<Item: Sendable>(_ items: [(TenantID, Item)], progress: Progress, verb: String,
-                                     _ body: @escaping @Sendable (Item) async throws -> OnboardingRecord) async throws -> [Outcome] {
-        try await withThrowingTaskGroup(of: Outcome.self) { group in
-            var next = 0
-            var outcomes: [Outcome] = []
-            func add() {
-                guard next < items.count else { return }
-                let (tenant, item) = items[next]
-                next += 1
-                group.addTask {
-                    do {
-                        return .record(try await body(item))
-                    } catch let error as CertVaultError {
-                        return .failure(tenant, error)
-                    } catch let error as VB365Error {
-                        return .failure(tenant, error.error)
-                    } catch {
-                        return .failure(tenant, CertVaultError(.invalidInput, "Unexpected failure: \(error)."))
-                    }
-                }
-            }
-            for _ in 0..<min(jobs, items.count) { add() }
-            while let outcome = try await group.next() {
-                switch outcome {
-                case .record(let record): progress.step("\(verb) \(record.intake.tenant): \(record.state.rawValue)")
-                case .failure(let tenant, _): progress.step("FAILED \(tenant)")
-                }
-                outcomes.append(outcome)
-                add()
-            }
-            return outcomes
+    private static func step(_ progress: Progress, _ outcome: Outcome, verb: String) {
+        switch outcome {
+        case .record(let record): progress.step("\(verb) \(record.intake.tenant): \(record.state.rawValue)")
+        case .failure(let tenant, _): progress.step("FAILED \(tenant)")
         }
     }
 
@@ -108,18 +73,19 @@ struct BulkOnboarding {
                                shown($0.codeExpiresAt), shown($0.organizationId)] }))
         }
         for (tenant, error) in failures { Terminal.err("certvault: \(tenant): \(error.reason)\(error.hint.map { "\n  hint: \($0)" } ?? "")\n") }
-        let troubled = records.filter { $0.state == .failed || $0.state == .expired }.count + failures.count
+        let tally = OnboardingBatch.tally(outcomes)
+        let troubled = tally.failedOrExpired
         if troubled > 0 {
             throw CertVaultError(.onboardingState, "\(troubled) of \(outcomes.count) tenants failed or expired; the others are recorded.",
                                  hint: "See 'certvault onboard status'; fix the cause and use renew-code/resume for those.")
         }
-        let unconfirmed = records.filter { $0.state == .addingOrganization }.count
+        let unconfirmed = tally.unconfirmed
         if unconfirmed > 0 {
             Terminal.err("certvault: \(unconfirmed) of \(outcomes.count) tenants have an add VB365 has not confirmed yet.\n"
                          + "  hint: Run 'certvault onboard wait --all' again later: it looks each organization up before sending anything.\n")
             throw ExitCode(4)
         }
-        let awaiting = records.filter { $0.state == .awaitingCustomer }.count
+        let awaiting = tally.awaiting
         if waited && awaiting > 0 {
             Terminal.err("certvault: \(awaiting) of \(outcomes.count) tenants are still awaiting their customer's sign-in.\n"
                          + "  hint: Wait longer with 'certvault onboard wait --all --max-wait SECONDS', or renew codes that ran out.\n")

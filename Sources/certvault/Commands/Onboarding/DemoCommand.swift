@@ -4,6 +4,7 @@ import CertVaultHTTP
 import CertVaultIssuer
 import CertVaultOnboarding
 import CertVaultPolicy
+import CertVaultServer
 import CertVaultVB365
 import CertVaultVB365Simulator
 import CertVaultVault
@@ -62,33 +63,52 @@ struct DemoCommand: AsyncParsableCommand {
         // 2. A vault with a fresh root key.
         let vaultPath = "\(run)/vault"
         let keyFile = "\(run)/vault-key/root.key"
-        let vault = try Vault.create(at: vaultPath, protection: .keyFile(path: keyFile))
+        _ = try Vault.create(at: vaultPath, protection: .keyFile(path: keyFile))  // the service opens it
         step(2, "new vault \(vaultPath), root key \(keyFile) (0600 in a 0700 folder)")
 
-        // 3. Onboarding starts: device code for the customer, certificate issued meanwhile.
+        // 3. The service: 'certvault serve' as a child process, self-signed TLS, the worker on.
+        let passwordFile = "\(run)/vb365.password"
+        try PrivateFiles.writeNewFileAtomically(passwordFile, secret: accountPassword)
+        let stateDir = "\(run)/onboarding"
+        let configFile = "\(run)/certvault.toml"
+        try PrivateFiles.writeNewFileAtomically(configFile, bytes: Array(DemoService.configuration(
+            vault: vaultPath, keyFile: keyFile, vb365: simulator.baseURL, user: account, passwordFile: passwordFile, caFile: caFile,
+            stateDir: stateDir, policy: policy ?? Environment.value("CERTVAULT_POLICY").flatMap { $0.isEmpty ? nil : $0 }).utf8))
+        let service = try DemoService.start(configFile: configFile, run: run)
+        defer { service.stop() }
+        let ready = try service.waitUntilReady()
+        let api = try DemoAPI(ready: ready, logger: logger)
+        let health = try await blocking { try api.get("/healthz") }
+        step(3, "certvault serve (pid \(ready.pid)) on \(ready.url), self-signed TLS certificate \(ready.certificateFile ?? "?"),"
+             + " SHA-256 fingerprint \(ready.fingerprintSHA256 ?? "?"); GET /healthz over HTTPS, pinned: \(health.status)")
+
+        // 4. Onboarding starts: device code for the customer, certificate issued meanwhile.
         let client = try VB365Client(configuration: .init(serverURL: simulator.baseURL, username: account, http: .init(trust: .caFile(caFile))),
                                      password: accountPassword, logger: logger)
-        let store = try OnboardingStore(folder: "\(run)/onboarding")
-        let onboarding = Onboarding(client: client, vault: vault, store: store, issuer: issuer, logger: logger)
-        onboarding.pollInterval = 0.5
+        let store = try OnboardingStore(folder: stateDir)
+        let starter = Onboarding(client: client, vault: try Vault.open(at: vaultPath, unlock: .keyFile(path: keyFile)), store: store,
+                                 issuer: issuer, logger: logger)
         let intake = OnboardingRecord.Intake(tenant: try TenantID("contoso"), displayName: "Contoso Ltd", officeName: "contoso.onmicrosoft.com",
                                              region: .worldwide, providerFields: ["ticket": "DEMO-1"])
-        let started = try await blocking { try onboarding.startIssuingMeanwhile(intake) }
+        let started = try await blocking { try starter.startIssuingMeanwhile(intake) }
         let generation = started.generation ?? 0
-        step(3, "onboard start contoso: the customer gets code \(started.userCode ?? "?") for \(started.verificationUrl ?? "?")"
+        step(4, "onboarding of contoso started: the customer gets code \(started.userCode ?? "?") for \(started.verificationUrl ?? "?")"
              + " (valid until \(started.codeExpiresAt ?? "?")); meanwhile certificate generation \(generation) was issued into the vault")
 
-        // 4. The pause: the customer's Global Administrator signs in (here the simulator plays them).
-        step(4, "PAUSE: waiting for the customer's Global Administrator to sign in (the simulator plays the customer in 2 s)")
+        // 5. The pause: the customer's Global Administrator signs in (here the simulator plays them);
+        // the service's background worker notices and adds the organization.
+        step(5, "PAUSE: the customer's Global Administrator signs in (the simulator plays the customer in 2 s); the service's worker checks every second")
         let code = started.userCode ?? ""
         DispatchQueue.global().asyncAfter(deadline: .now() + 2) { simulator.signIn(userCode: code) }
-        let record = try await blocking { try onboarding.resume(intake.tenant, wait: .poll(seconds: 60)) }
-        step(5, "UNPAUSE: signed in; POST /\(version.rawValue)/Organizations sent with the PFX and password from the vault")
+        let record = try await blocking { try DemoService.waitForWorker(store: store, tenant: intake.tenant, service: service, seconds: 120) }
+        step(6, "UNPAUSE: signed in; the service's worker sent POST /\(version.rawValue)/Organizations with the PFX and password from the vault")
         Terminal.out("\n" + OnboardingOutput.describe(record))
 
-        // 6. What restore tooling gets (metadata only here: never print a password in a demo).
-        let credential = try RestoreCredential.retrieve(vault: vault, record: record, tenant: intake.tenant, purpose: "demo", secrets: false)
+        // 7. What restore tooling gets (metadata only here: never print a password in a demo).
+        let reader = try Vault.open(at: vaultPath, unlock: .keyFile(path: keyFile))
+        let credential = try RestoreCredential.retrieve(vault: reader, record: record, tenant: intake.tenant, purpose: "demo", secrets: false)
         Terminal.out("\nrestore-credential contoso --metadata-only:\n" + String(decoding: credential.json(includeSecrets: false), as: UTF8.self))
+        service.stop()
         // The command as this run was invoked: a path as typed (.build/release/certvault), or the
         // bare name when it was found on PATH (an installed tool).
         let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "certvault" } ?? "certvault"
@@ -99,6 +119,8 @@ struct DemoCommand: AsyncParsableCommand {
               \(me) onboard status contoso
               \(me) list
               \(me) audit show
+            The service's configuration is \(configFile) (the simulator has stopped; docs/service.md):
+              \(me) serve --config \(configFile)
             Against a real VB365 server (docs/onboarding.md):
               certvault onboard start TENANT --org-name TENANT.onmicrosoft.com --url https://HOST:4443 --user 'DOMAIN\\user' \\
                   --ca-file vb365.pem --vb365-password-file FILE

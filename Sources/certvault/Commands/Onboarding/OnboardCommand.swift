@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
@@ -29,15 +30,21 @@ struct OnboardingContextOptions: ParsableArguments {
     @OptionGroup var vault: VaultOptions
     @OptionGroup var connection: VB365ConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("The issuance policy for tenants without a valid certificate (default: $CERTVAULT_POLICY, else the built-in default).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The issuance policy for tenants without a valid certificate: a file, or a name in [policy] folder (default: $CERTVAULT_POLICY, [onboarding] policy of --config, else the built-in default).", valueName: "path"))
     var policy: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING or keys/onboarding).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING, [onboarding] state_dir of --config, or keys/onboarding).", valueName: "dir"))
     var stateDir: String?
 
-    var stateDirectory: String { stateDir ?? Environment.value("CERTVAULT_ONBOARDING") ?? "keys/onboarding" }
+    /// The configuration file's values (`--config`, `$CERTVAULT_CONFIG`) with environment overrides.
+    func configuration() throws -> ServiceConfiguration { try vault.configuration() }
+
+    var stateDirectory: String { get throws { try stateDir ?? configuration().onboarding.stateDirectory } }
 
     func makeStore() throws -> OnboardingStore { try OnboardingStore(folder: stateDirectory) }
+
+    /// The issuance policy: --policy, else the configuration's (environment, file), else the built-in default.
+    func issuancePolicy() throws -> IssuancePolicy { try configuration().issuancePolicy(policy) }
 
     /// The workflow for one tenant's existing record (its server URL is the default).
     func makeOnboarding(for tenant: String, logger: Logger) throws -> (TenantID, Onboarding) {
@@ -45,16 +52,14 @@ struct OnboardingContextOptions: ParsableArguments {
         return (id, try makeOnboarding(logger: logger, serverURL: try makeStore().load(id)?.serverURL))
     }
 
-    /// The workflow; `serverURL` is taken from a record when --url is not given.
+    /// The workflow; `serverURL` (a record's) is used when neither --url, the environment nor the file gives one.
     func makeOnboarding(logger: Logger, serverURL: String? = nil) throws -> Onboarding {
-        guard vault.vaultExists else {
-            throw CertVaultError(.invalidInput, "No vault at '\(vault.vaultPath)': onboarding takes each tenant's certificate from the vault.",
-                                 hint: "Create one with 'certvault init' (or give --vault).")
+        guard try vault.vaultExists else {
+            throw CertVaultError(.invalidInput, "No vault at '\(try vault.vaultPath)': onboarding takes each tenant's certificate from the vault.",
+                                 hint: "Create one with 'certvault init' (or give --vault, or [vault] path in --config).")
         }
-        var connection = connection
-        if connection.url == nil && Environment.value("CERTVAULT_VB365_URL") == nil { connection.url = serverURL }
-        let client = try connection.makeClient(logger: logger)
-        let issuer = Issuer(policy: try PolicyChoice.load(policy), logger: logger)
+        let client = try connection.makeClient(logger: logger, configuration: try configuration(), serverURL: serverURL)
+        let issuer = Issuer(policy: try issuancePolicy(), logger: logger)
         return Onboarding(client: client, vault: try vault.open(), store: try makeStore(), issuer: issuer, logger: logger)
     }
 }
@@ -156,11 +161,11 @@ struct OnboardStartCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The customer's display name (default: the tenant id).", valueName: "name"))
     var displayName: String?
 
-    @Option(name: .long, help: ArgumentHelp("The tenant's Microsoft cloud: Worldwide, Germany, China, USDefence, USGovernment.", valueName: "region"))
-    var region: String = "Worldwide"
+    @Option(name: .long, help: ArgumentHelp("The tenant's Microsoft cloud: Worldwide, Germany, China, USDefence, USGovernment (default: [onboarding] region of --config, else Worldwide).", valueName: "region"))
+    var region: String?
 
-    @Option(name: .long, help: ArgumentHelp("Services to back up, comma separated: exchange, sharepoint, teams, teamschats.", valueName: "list"))
-    var services: String = "exchange,sharepoint,teams"
+    @Option(name: .long, help: ArgumentHelp("Services to back up, comma separated: exchange, sharepoint, teams, teamschats (default: [onboarding] services of --config, else exchange,sharepoint,teams).", valueName: "list"))
+    var services: String?
 
     @Option(name: .long, help: ArgumentHelp("The Entra application VB365 creates (default: 'certvault TENANT').", valueName: "name"))
     var appName: String?
@@ -186,7 +191,7 @@ struct OnboardStartCommand: AsyncParsableCommand {
             guard tenant != nil, orgName != nil else { throw ValidationError("Give a tenant and --org-name, or --from FILE.") }
             guard export == nil else { throw ValidationError("--export goes with --from.") }
         }
-        guard VB365Region(rawValue: region) != nil else {
+        if let region, VB365Region(rawValue: region) == nil {
             throw ValidationError("--region must be one of \(VB365Region.allCases.map(\.rawValue).joined(separator: ", ")) (British 'Defence').")
         }
         for item in field where !item.contains("=") { throw ValidationError("--field takes key=value, got '\(item)'.") }
@@ -197,7 +202,9 @@ struct OnboardStartCommand: AsyncParsableCommand {
             try await BulkOnboarding(context: context, logging: logging, jobs: jobs, json: json).start(try IntakeFile.load(path: from), export: export, wait: wait)
             return
         }
-        let intake = try Self.intake(tenant: tenant!, orgName: orgName!, displayName: displayName, region: region, services: services,
+        let defaults = try context.configuration().onboarding
+        let intake = try Self.intake(tenant: tenant!, orgName: orgName!, displayName: displayName, region: region ?? defaults.region,
+                                     services: services ?? defaults.services ?? "exchange,sharepoint,teams",
                                      appName: appName, msid: msid, fields: field)
         let onboarding = try context.makeOnboarding(logger: logging.makeLogger("certvault.onboard"))
         // The device code and the certificate at once: nobody waits for key generation.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultVault
@@ -27,7 +28,7 @@ struct RestoreCredentialCommand: ParsableCommand {
     var purpose: String = "restore"
     @Flag(name: .long, help: "Leave the certificate and password out (for displays and reports).") var metadataOnly = false
     @Flag(name: .long, help: "JSON output (the default; accepted for scripts that pass it).") var json = false
-    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING or keys/onboarding).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Where onboarding records are kept (default: $CERTVAULT_ONBOARDING, [onboarding] state_dir of --config, or keys/onboarding).", valueName: "dir"))
     var stateDir: String?
     @OptionGroup var vault: VaultOptions
 
@@ -38,7 +39,7 @@ struct RestoreCredentialCommand: ParsableCommand {
 
     func run() throws {
         let id = try TenantID(tenant)
-        let folder = stateDir ?? Environment.value("CERTVAULT_ONBOARDING") ?? "keys/onboarding"
+        let folder = try stateDir ?? vault.configuration().onboarding.stateDirectory
         let record = FileManager.default.fileExists(atPath: folder) ? try OnboardingStore(folder: folder).load(id) : nil
         let opened = try vault.open()
         let credential = try RestoreCredential.retrieve(vault: opened, record: record, tenant: id, generation: generation, thumbprint: thumbprint,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultPolicy
@@ -42,7 +43,7 @@ struct RotateCommand: AsyncParsableCommand {
         let store = try context.makeStore()
         if due && dryRun {
             // Listing needs the vault and the records, not VB365.
-            let window = try withinDays ?? PolicyChoice.load(context.policy).renewBeforeDays
+            let window = try withinDays ?? context.issuancePolicy().renewBeforeDays
             let due = try Onboarding.dueForRotation(vault: try context.vault.open(), store: store, withinDays: window)
             if json {
                 Terminal.out(try OnboardingOutput.json(due.map(\.record)))

@@ -23,17 +23,19 @@ struct VB365CheckCommand: AsyncParsableCommand {
         abstract: "Log in to a VB365 REST server and print its API version, product version and organizations count.",
         discussion: """
             Example: certvault vb365 check --url https://vb365.example:4443 --user 'CORP\\svc-vb365' \
-            --ca-file vb365-ca.pem --vb365-password-file ~/.vb365-password
+            --ca-file vb365-ca.pem --vb365-password-file ~/.vb365-password, or with the connection in a \
+            configuration file: certvault vb365 check --config /etc/certvault/certvault.toml
             """
     )
 
+    @OptionGroup var file: ConfigurationFileOptions
     @OptionGroup var connection: VB365ConnectionOptions
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = logging.makeLogger("certvault.vb365")
-        let client = try connection.makeClient(logger: logger)
+        let client = try connection.makeClient(logger: logger, configuration: try file.load())
         struct Report: Encodable {
             let url: String
             let apiVersion: String

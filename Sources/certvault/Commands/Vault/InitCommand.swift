@@ -40,8 +40,8 @@ struct InitCommand: ParsableCommand {
         let parameters = Argon2Parameters(operations: argon2Ops, memoryBytes: memory)
         let created = try Vault.create(at: vault.vaultPath, protection: vault.protection(parameters))
         var text = "Created a vault at \(created.path)/ (folder 0700, files 0600).\n"
-        if vault.passphraseSource == nil {
-            text += "The root key is in \(vault.keyFilePath): back it up apart from the vault; without it nothing can be decrypted.\n"
+        if try vault.passphraseSource == nil {
+            text += "The root key is in \(try vault.keyFilePath): back it up apart from the vault; without it nothing can be decrypted.\n"
         } else {
             text += "The root key is wrapped under your passphrase with Argon2id (\(argon2Ops) passes, \(argon2MemoryMib) MiB).\n"
         }
