@@ -84,7 +84,11 @@ public final class ServiceMetrics: Sendable {
     let state = Mutex(State())
 
     struct State {
-        var expiry: [String: Gauge] = [:]
+        /// Per tenant, the expiry of its newest active certificate (Unix seconds). Emitted by
+        /// ``text()`` itself rather than as 10,000 registry gauges: the registry copies a labelled
+        /// family on every registration, so building one gauge per tenant grows as the square of
+        /// the tenant count (23 s for 10,000 tenants in a debug build; docs/benchmarks.md).
+        var expiry: [String: Int64] = [:]
         var audit = AuditCommitter.Statistics()
     }
 
@@ -173,19 +177,25 @@ public final class ServiceMetrics: Sendable {
             newest[entry.tenant.rawValue] = (entry.generation, expiry)
         }
         tenantGauge.set(to: Double(tenants.count))
-        state.withLock { state in
-            for (tenant, gauge) in state.expiry where newest[tenant] == nil {
-                registry.unregisterGauge(gauge)
-                state.expiry[tenant] = nil
-            }
-            for (tenant, value) in newest {
-                let gauge = state.expiry[tenant] ?? registry.makeGauge(descriptor: Self.expiry, labels: [("tenant", tenant)])
-                state.expiry[tenant] = gauge
-                gauge.set(to: Double(value.expiry))
-            }
-        }
+        let expiry = newest.mapValues(\.expiry)
+        state.withLock { $0.expiry = expiry }
     }
 
     /// The Prometheus text exposition of every metric.
-    public func text() -> String { registry.emitToString() }
+    public func text() -> String {
+        let expiry = state.withLock { $0.expiry }
+        var text = registry.emitToString()
+        let name = Self.expiry.name
+        text += "# HELP \(name) \(Self.expiry.helpText ?? "")\n# TYPE \(name) gauge\n"
+        for tenant in expiry.keys.sorted() {
+            text += "\(name){tenant=\"\(Self.escapeLabel(tenant))\"} \(expiry[tenant]!)\n"
+        }
+        return text
+    }
+
+    /// A label value in the text format: backslash, double quote and line feed escaped.
+    static func escapeLabel(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
 }

@@ -55,6 +55,11 @@ public final class AuditCommitter: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var writerRunning = false
+    /// True while a batch is being written, by the writer thread or by a caller writing its own record.
+    private var writing = false
+    /// The size of the last batch: 1 means reads arrive one at a time, so a blocking caller
+    /// writes its own record on its thread (no hand-over to the writer thread and back).
+    private var lastBatchSize = 1
     private var closed = false
     private var counts = Statistics()
     /// The lock file's descriptor; used by the writer thread only.
@@ -124,10 +129,26 @@ public final class AuditCommitter: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Queues a job and blocks until it is complete.
+    /// Queues a job and blocks until it is complete. When nothing is being written and reads
+    /// have been arriving one at a time, the caller writes its record itself: a lone reader
+    /// pays no thread hand-over. Records arriving meanwhile queue for the writer thread.
     func wait(_ prepare: @escaping @Sendable () throws -> AuditLog.Pending) throws -> Int {
-        let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
+        condition.lock()
+        if !closed && !writing && queue.isEmpty && lastBatchSize <= 1 {
+            writing = true
+            condition.unlock()
+            write([Job(prepare: prepare, complete: { box.result = $0 })])
+            condition.lock()
+            writing = false
+            let waiting = !queue.isEmpty
+            condition.broadcast()
+            condition.unlock()
+            if waiting { startWriterIfNeeded() }
+            return try box.result!.get()
+        }
+        condition.unlock()
+        let done = DispatchSemaphore(value: 0)
         enqueue(Job(prepare: prepare, complete: { result in
             box.result = result
             done.signal()
@@ -145,8 +166,14 @@ public final class AuditCommitter: @unchecked Sendable {
             return
         }
         queue.append(job)
-        if writerRunning {
-            condition.signal()
+        condition.broadcast()
+        condition.unlock()
+        startWriterIfNeeded()
+    }
+
+    private func startWriterIfNeeded() {
+        condition.lock()
+        guard !writerRunning else {
             condition.unlock()
             return
         }
@@ -161,8 +188,9 @@ public final class AuditCommitter: @unchecked Sendable {
     private func writerLoop() {
         while true {
             condition.lock()
-            while queue.isEmpty {
-                if closed || !condition.wait(until: Date(timeIntervalSinceNow: AuditCommitter.idleSeconds)) && queue.isEmpty {
+            while queue.isEmpty || writing {
+                if queue.isEmpty && closed
+                    || !condition.wait(until: Date(timeIntervalSinceNow: AuditCommitter.idleSeconds)) && queue.isEmpty {
                     writerRunning = false
                     condition.unlock()
                     return
@@ -170,8 +198,14 @@ public final class AuditCommitter: @unchecked Sendable {
             }
             let batch = Array(queue.prefix(maximumBatch))
             queue.removeFirst(batch.count)
+            writing = true
+            lastBatchSize = batch.count
             condition.unlock()
             write(batch)
+            condition.lock()
+            writing = false
+            condition.broadcast()
+            condition.unlock()
         }
     }
 
