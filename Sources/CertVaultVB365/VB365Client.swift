@@ -91,6 +91,7 @@ public final class VB365Client: @unchecked Sendable {
     private var idle: [HTTPClient] = []
     private var detectedVersion: VB365APIVersion?
     private var token: Token?
+    private var exchangeObserver: (@Sendable (Int?) -> Void)?
     private static let queue = DispatchQueue(label: "certvault.vb365.blocking", attributes: .concurrent)
 
     private struct Token {
@@ -394,6 +395,17 @@ public final class VB365Client: @unchecked Sendable {
         }
     }
 
+    /// Calls `observer` after every HTTP exchange with the server (each attempt, retries included)
+    /// with the answer's status, or `nil` when no answer came (connection, TLS, timeout). The
+    /// service counts VB365 calls and errors with it. Never given a body, a header or a secret.
+    public func observeExchanges(_ observer: @escaping @Sendable (Int?) -> Void) {
+        lock.withLock { exchangeObserver = observer }
+    }
+
+    private func observed(_ status: Int?) {
+        lock.withLock { exchangeObserver }?(status)
+    }
+
     /// Sends with retries; returns any answer that is not retried.
     private func exchange(_ request: HTTPRequest, repeat: Repeat, what: String) throws -> HTTPResponse {
         var attempt = 1
@@ -401,7 +413,14 @@ public final class VB365Client: @unchecked Sendable {
             let started = Date()
             var retryAfter: Double?
             do {
-                let response = try withHTTP { try $0.send(request) }
+                let response: HTTPResponse
+                do {
+                    response = try withHTTP { try $0.send(request) }
+                } catch {
+                    observed(nil)
+                    throw error
+                }
+                observed(response.status)
                 logger.debug("\(what): HTTP \(response.status) in \(Int(Date().timeIntervalSince(started) * 1000)) ms")
                 let retryable: Bool
                 switch (`repeat`, response.status) {

@@ -200,6 +200,12 @@ struct ServeCommandTests {
         #expect(metrics.status == 200)
         #expect(String(decoding: metrics.body, as: UTF8.self).contains("certvault_http_requests_total"), "the API's metrics are served")
         #expect(try httpsGet(ready.url + "/v1/tenants", caFile: certificate, pin: pin).status == 401, "the API needs a token")
+        // /readyz logs in to the VB365 simulator: those exchanges are counted.
+        #expect(try httpsGet(ready.url + "/readyz", caFile: certificate, pin: pin).status == 200)
+        let counted = String(decoding: try httpsGet(ready.url + "/metrics", caFile: certificate, pin: pin).body, as: UTF8.self)
+        let successes = counted.split(separator: "\n").first { $0.hasPrefix("certvault_vb365_calls_total{outcome=\"success\"}") }
+        #expect(successes.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }.map { $0 > 0 } == true,
+                "VB365 calls are counted: \(successes ?? "missing")")
 
         // A client pinning another key is refused: the pin is what protects it.
         let wrongPin = "sha256//" + String(repeating: "A", count: 43) + "="

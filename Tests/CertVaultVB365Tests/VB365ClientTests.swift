@@ -7,6 +7,7 @@ import CertVaultVB365
 import CertVaultVB365Simulator
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @Suite("VB365 client against the simulator over TLS on loopback")
@@ -60,6 +61,23 @@ struct VB365ClientTests {
         #expect(try client.organization(id: id).applicationCertificateThumbprint == next.summary.thumbprintSHA1)
         #expect(harness.simulator.certificateGenerations(organizationId: id) == 2)
         #expect(harness.simulator.received().contains { $0.method == "PUT" && $0.status == 204 })
+    }
+
+    @Test("every exchange with the server, retries included, reaches the observer with its status; no answer is nil")
+    func exchangesObserved() throws {
+        let harness = try Harness(.v8)
+        let client = try harness.client()
+        let seen = Mutex<[Int?]>([])
+        client.observeExchanges { status in seen.withLock { $0.append(status) } }
+        _ = try client.serviceInstance()
+        _ = try client.organizations()
+        let statuses = seen.withLock { $0 }
+        #expect(!statuses.isEmpty)
+        #expect(statuses.compactMap { $0 } == harness.simulator.received().map(\.status), "one report per exchange, in order")
+        harness.simulator.stop()
+        #expect(throws: (any Error).self) { try client.organizations() }
+        let after = seen.withLock { $0 }.dropFirst(statuses.count)
+        #expect(!after.isEmpty && after.allSatisfy { $0 == nil }, "a server that is gone: each attempt reported without a status")
     }
 
     @Test("version detection: 401 where served, 404 where not; a configured version is used as given")

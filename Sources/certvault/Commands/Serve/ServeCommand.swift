@@ -96,6 +96,15 @@ struct ServePreparation {
         var workerLine = "onboarding worker: off (no [vb365] url in the configuration)"
         if configuration.vb365.url != nil {
             let client = try configuration.vb365.makeClient(userAgent: "certvault/\(CertVault.version)", logger: logger)
+            // Every exchange with VB365 (retries included) in certvault_vb365_calls_total{outcome}.
+            client.observeExchanges { status in
+                let outcome: ServiceMetrics.VB365Outcome = switch status {
+                case .some(200..<300): .success
+                case .some: .httpError
+                case .none: .transportError
+                }
+                ServiceMetrics.shared.vb365Call(outcome: outcome)
+            }
             let issuer = Issuer(policy: try configuration.issuancePolicy(), logger: logger)
             // The workflow's own handle: it serializes its vault calls under its own lock.
             let workflow = Onboarding(client: client, vault: try vault.anotherHandle(), store: store, issuer: issuer, logger: logger)
