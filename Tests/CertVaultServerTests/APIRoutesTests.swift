@@ -161,6 +161,7 @@ struct APIRoutesTests {
             #expect(renewed.status == .ok)
             let newCode = try #require(renewed.object["userCode"] as? String)
             #expect(newCode != code)
+            #expect(world.workerWakes.value == 2, "the worker is woken after the start and the new code, not after the refused start")
 
             let waiting = try await client.call(.get, "/v1/onboardings?state=awaiting-customer", token: writer)
             #expect((waiting.object["onboardings"] as? [[String: Any]])?.count == 1)

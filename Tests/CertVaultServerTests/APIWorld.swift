@@ -15,6 +15,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 
 /// Tokens for the tests, made in the real token store of the test's vault (`certvault token create`
@@ -63,6 +64,8 @@ final class APIWorld: @unchecked Sendable {
     let tokens: TestTokens
     let services: AppServices
     let onboarding: Onboarding
+    /// How often the routes told the worker that an onboarding started or got a new code.
+    let workerWakes = WakeCounter()
 
     init(maxBody: Int = 1 << 20, readinessCache: Double = 5) throws {
         simulator = try VB365Simulator(configuration: .init(version: .v8, users: [Self.user: Self.password]))
@@ -101,9 +104,12 @@ final class APIWorld: @unchecked Sendable {
                 policies: try AccessPolicySet.load(folder: dir.file("policy/access"))))
         // Two handles, as the service opens several: calls run side by side and coordinate by the vault's lock.
         let vault = VaultService(handles: [try Self.openVault(dir), try Self.openVault(dir)], work: work)
-        services = AppServices(
+        var services = AppServices(
             configuration: configuration, work: work, vault: vault,
             tokens: tokens.store, onboardingStore: store, onboarding: onboarding, readiness: probe)
+        let wakes = workerWakes
+        services.onboardingChanged = { wakes.add() }
+        self.services = services
     }
 
     deinit {
@@ -176,4 +182,11 @@ extension TestResponse {
 
     /// The problem code of an error response.
     var code: String? { object["code"] as? String }
+}
+
+/// Counts calls from any thread.
+final class WakeCounter: Sendable {
+    private let count = Mutex<Int>(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

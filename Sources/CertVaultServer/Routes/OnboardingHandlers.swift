@@ -45,6 +45,7 @@ enum OnboardingHandlers {
         try intake.validate()
         let onboarding = try input.services.requireOnboarding()
         let record = try await input.services.work.run { try onboarding.start(intake) }
+        input.services.onboardingChanged()
         var headers = HTTPFields()
         headers[.location] = "/v1/onboardings/\(tenant.rawValue)"
         return try JSONResponse.make(OnboardingView(record), status: .accepted, headers: headers)
@@ -96,6 +97,7 @@ enum OnboardingHandlers {
         _ = try await record(input, tenant: tenant)
         let onboarding = try input.services.requireOnboarding()
         let renewed = try await input.services.work.run { try onboarding.renewCode(tenant) }
+        input.services.onboardingChanged()
         return try JSONResponse.make(OnboardingView(renewed))
     }
 

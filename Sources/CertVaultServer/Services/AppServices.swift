@@ -34,6 +34,9 @@ public struct AppServices: Sendable {
     public var readiness: ReadinessProbe
     /// Seconds since 1970, UTC (tests may pin it).
     public var clock: @Sendable () -> Int64
+    /// Called after an onboarding started or got a new code, so that the background worker checks
+    /// it at once instead of at its next listing (`serve` sets it to the worker's `wake()`).
+    public var onboardingChanged: @Sendable () -> Void = {}
 
     public init(
         configuration: ServiceConfiguration, work: BlockingWork, vault: VaultService, tokens: any TokenAuthority,

@@ -117,8 +117,9 @@ struct ServePreparation {
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
         }
-        let services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
+        var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
                                    onboardingStore: store, onboarding: onboarding)
+        if let worker { services.onboardingChanged = { worker.wake() } }
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
         return ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine)
     }
