@@ -73,6 +73,16 @@ struct TokenCommandTests {
         let first = try #require((try JSONSerialization.jsonObject(with: after.stdoutData) as? [[String: Any]])?.first)
         #expect(first["state"] as? String == "revoked")
         #expect(first["revoked"] is String)
+
+        // Creating and revoking tokens is in the vault's audit log, without the tokens.
+        let audit = try CLI.run(["audit", "show", "--json"], environment: env)
+        try #require(audit.status == 0, "\(audit.stderr)")
+        let records = try #require(try JSONSerialization.jsonObject(with: audit.stdoutData) as? [[String: Any]])
+        let actions = records.compactMap { $0["action"] as? String }
+        #expect(actions.filter { $0 == "token.create" }.count == 2)
+        #expect(actions.filter { $0 == "token.revoke" }.count == 1, "the second revoke changed nothing and is not recorded")
+        #expect(records.contains { ($0["action"] as? String) == "token.revoke" && ($0["detail"] as? String)?.contains(accessor) == true })
+        #expect(!audit.stdout.contains(secretPart) && !audit.stdout.contains(String(second.dropFirst(21))))
     }
 
     @Test("A token bound to an access policy lists the policy")

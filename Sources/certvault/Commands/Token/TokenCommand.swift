@@ -53,9 +53,14 @@ struct TokenStoreOptions: ParsableArguments {
 
     /// Opens the vault and the store, with the access policies when a command needs them.
     func open(vault: VaultOptions, policies needed: Bool) throws -> TokenStore {
+        try openWithVault(vault: vault, policies: needed).store
+    }
+
+    /// The store and the vault handle it was opened with (create and revoke write the vault's audit log).
+    func openWithVault(vault: VaultOptions, policies needed: Bool) throws -> (store: TokenStore, vault: Vault) {
         let policies = needed ? try AccessPolicySet.load(folder: accessPolicyFolder(vault: vault)) : .empty
         let opened = try vault.open()
-        return try TokenStore(vault: opened, path: storePath(vault: vault), policies: policies)
+        return (try TokenStore(vault: opened, path: storePath(vault: vault), policies: policies), opened)
     }
 }
 
@@ -151,8 +156,20 @@ struct TokenCreateCommand: ParsableCommand {
         let tenants = entries.isEmpty || entries == ["*"] ? nil : try TenantSelector(entries)
         let now = UTCTime.now()
         let expiry = try TokenExpiry.parse(expires).map { now + $0 }
-        let store = try tokens.open(vault: vault, policies: policy != nil)
+        let (store, opened) = try tokens.openWithVault(vault: vault, policies: policy != nil)
         let issued = try store.create(name: name, scopes: scopes, tenants: tenants, policy: policy, expires: expiry, now: now)
+        let what = policy.map { "policy \($0)" } ?? "scopes \(scopes.map(\.rawValue).sorted().joined(separator: ",")) tenants \(tenants?.description ?? "*")"
+        do {
+            try opened.recordAudit(
+                action: "token.create",
+                detail: "accessor \(issued.info.accessor) name '\(DisplayText.escapingControls(name, limit: 64))' \(what) expires \(expiry.map(UTCTime.dateTime) ?? "never")")
+        } catch {
+            // A token nobody can account for must not exist: revoke it before failing.
+            _ = try? store.revoke(accessor: issued.info.accessor)
+            throw CertVaultError(
+                .fileSystem, "The token was not issued: its creation could not be written to the vault's audit log.",
+                hint: "Check the vault folder (disk space, permissions) and 'certvault audit verify', then create it again.")
+        }
         let view = TokenView(issued.info, now: now)
         var bytes: [UInt8] = []
         defer { SecureWipe.wipe(&bytes) }
@@ -228,8 +245,11 @@ struct TokenRevokeCommand: ParsableCommand {
     func run() throws {
         // Checked before the vault is opened, so a token pasted here is refused without being repeated.
         if accessor.hasPrefix("cvt_") { try TokenStore.refuseTokenAsAccessor() }
-        let store = try tokens.open(vault: vault, policies: false)
+        let (store, opened) = try tokens.openWithVault(vault: vault, policies: false)
         let (info, already) = try store.revoke(accessor: accessor)
+        if !already {
+            try opened.recordAudit(action: "token.revoke", detail: "accessor \(info.accessor) name '\(DisplayText.escapingControls(info.name, limit: 64))'")
+        }
         if already {
             Terminal.out(
                 "Token '\(DisplayText.escapingControls(info.name))' (accessor \(info.accessor)) was already revoked at "
