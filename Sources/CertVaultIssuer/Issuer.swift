@@ -67,6 +67,15 @@ public struct Issuer: Sendable {
         if let problem = IssuancePolicy.AttributeType.CN.problem(with: friendlyName), !problem.contains("characters long") {
             throw CertVaultError(.invalidSubject, "The friendly name for '\(request.tenant)' is not usable: \(problem).")
         }
+        // PKCS#12 stores the friendly name as a BMPString (UCS-2): a character outside Unicode's Basic
+        // Multilingual Plane (an emoji, say) cannot be written, and OpenSSL would fail late and vaguely.
+        if let outside = friendlyName.unicodeScalars.first(where: { $0.value > 0xFFFF }) {
+            throw CertVaultError(
+                .invalidSubject,
+                "The friendly name for '\(request.tenant)' has the character U+\(String(outside.value, radix: 16, uppercase: true)), "
+                    + "which a PKCS#12 friendly name (a BMPString) cannot hold.",
+                hint: "Leave characters such as emoji out of the organization name, or change friendly_name in the policy.")
+        }
         if let supplied = request.suppliedPassword {
             try PasswordFactory.validateSupplied(supplied, rules: policy.password, source: request.passwordSource)
         }

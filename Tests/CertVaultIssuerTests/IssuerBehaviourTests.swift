@@ -89,6 +89,20 @@ struct IssuerBehaviourTests {
         #expect(error.reason.contains("outside printable ASCII"))
     }
 
+    @Test("an organization name outside Unicode's Basic Multilingual Plane is refused before any key is made (PKCS#12 cannot hold it)")
+    func friendlyNameOutsideBMP() throws {
+        let issuer = Issuer(policy: try Fixtures.policy(), logger: Fixtures.logger)
+        let error = try #require(throws: CertVaultError.self) {
+            try issuer.prepare(IssuanceRequest(tenant: try TenantID("contoso"), org: "Contoso \u{1F600}"))
+        }
+        #expect(error.code == .invalidSubject)
+        #expect(error.reason.contains("U+1F600"))
+        #expect(error.hint?.contains("emoji") == true)
+        // Characters inside the plane still make a PFX.
+        let credential = try issuer.issue(try issuer.prepare(IssuanceRequest(tenant: try TenantID("contoso"), org: "Contoso Müller 株式会社")))
+        #expect(credential.summary.friendlyName.contains("Müller 株式会社"))
+    }
+
     @Test("a policy that allows only generated passwords refuses a supplied one")
     func suppliedNotAllowed() throws {
         let issuer = Issuer(policy: try Fixtures.policy("veeam-sample"), logger: Fixtures.logger)
