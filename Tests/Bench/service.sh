@@ -92,7 +92,7 @@ wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 request = function()
     if path == "/healthz" then return wrk.format("GET", path) end
     local tenant = "synthetic" .. math.random(0, tenants - 1)
-    return wrk.format("GET", string.gsub(path, "{tenant}", tenant))
+    return wrk.format("GET", (string.gsub(path, "{tenant}", tenant)))
 end
 done = function(summary, latency, requests)
     io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
