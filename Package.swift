@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The customer portal's and the dashboard's pages: Mustache templates, HTML-escaped by default.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: The wall around C: system libraries and one thin shim target.
@@ -162,8 +164,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The pages' templates, stylesheet and script are compiled into the binary (PackageResources),
+            // so an installed `certvault` needs no files beside it.
+            resources: [.embedInCode("Portal/Resources")],
             swiftSettings: swiftSettings
         ),
 

@@ -90,6 +90,8 @@ enum ConfigurationKind: Sendable {
     case integer(ClosedRange<Int>)
     case boolean
     case stringArray
+    /// An array of whole numbers, each in the range.
+    case integerArray(ClosedRange<Int>)
     case choice([String])
 
     var expectation: String {
@@ -100,6 +102,7 @@ enum ConfigurationKind: Sendable {
         case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case .boolean: "true or false"
         case .stringArray: "an array of strings, e.g. [\"a\", \"b\"]"
+        case .integerArray(let range): "an array of whole numbers from \(range.lowerBound) to \(range.upperBound), e.g. [30, 7]"
         case .choice(let values): "one of " + values.map { "\"\($0)\"" }.joined(separator: ", ")
         }
     }
@@ -168,10 +171,47 @@ extension ServiceConfiguration {
               meaning: "shutdown grace"),
         .init(table: "limits", name: "blocking_threads", kind: .integer(1...256), environment: "CERTVAULT_BLOCKING_THREADS",
               meaning: "blocking threads"),
+        .init(table: "portal", name: "public_url", kind: .string, environment: "CERTVAULT_PORTAL_PUBLIC_URL",
+              meaning: "base URL of invitation links"),
+        .init(table: "portal", name: "provider_name", kind: .string, environment: "CERTVAULT_PORTAL_PROVIDER_NAME",
+              meaning: "provider's name on the pages"),
+        .init(table: "portal", name: "provider_logo", kind: .path, environment: "CERTVAULT_PORTAL_PROVIDER_LOGO",
+              meaning: "provider's logo (PNG or SVG)"),
+        .init(table: "portal", name: "contact", kind: .string, environment: "CERTVAULT_PORTAL_CONTACT", meaning: "contact line"),
+        .init(table: "portal", name: "extra_fields", kind: .stringArray, environment: "CERTVAULT_PORTAL_EXTRA_FIELDS",
+              meaning: "extra form fields"),
+        .init(table: "portal", name: "invitation_days", kind: .integer(1...90), environment: "CERTVAULT_PORTAL_INVITATION_DAYS",
+              meaning: "invitation lifetime"),
+        .init(table: "portal", name: "session_minutes", kind: .integer(5...720), environment: "CERTVAULT_PORTAL_SESSION_MINUTES",
+              meaning: "dashboard session lifetime"),
+        .init(table: "portal", name: "status_poll_seconds", kind: .integer(1...60), environment: "CERTVAULT_PORTAL_STATUS_POLL_SECONDS",
+              meaning: "sign-in page status interval"),
+        .init(table: "renewal", name: "enabled", kind: .boolean, environment: "CERTVAULT_RENEWAL_ENABLED", meaning: "run the scheduler"),
+        .init(table: "renewal", name: "reminder_days", kind: .integerArray(1...365), environment: "CERTVAULT_RENEWAL_REMINDER_DAYS",
+              meaning: "reminder days before expiry"),
+        .init(table: "renewal", name: "interval_hours", kind: .integer(1...168), environment: "CERTVAULT_RENEWAL_INTERVAL_HOURS",
+              meaning: "hours between passes"),
+        .init(table: "renewal", name: "check_drift", kind: .boolean, environment: "CERTVAULT_RENEWAL_CHECK_DRIFT",
+              meaning: "compare with VB365"),
+        .init(table: "webhooks", name: "urls", kind: .stringArray, environment: "CERTVAULT_WEBHOOK_URLS", meaning: "receivers"),
+        .init(table: "webhooks", name: "secret_file", kind: .path, environment: "CERTVAULT_WEBHOOK_SECRET_FILE",
+              meaning: "signing key file"),
+        .init(table: "webhooks", name: "secret_fd", kind: .integer(0...65535), environment: "CERTVAULT_WEBHOOK_SECRET_FD",
+              meaning: "signing key descriptor"),
+        .init(table: "webhooks", name: "secret_credential", kind: .credentialName, environment: "CERTVAULT_WEBHOOK_SECRET_CREDENTIAL",
+              meaning: "signing key systemd credential"),
+        .init(table: "webhooks", name: "ca_file", kind: .path, environment: "CERTVAULT_WEBHOOK_CA_FILE", meaning: "receivers' CA bundle"),
+        .init(table: "webhooks", name: "allow_plain_http_loopback", kind: .boolean,
+              environment: "CERTVAULT_WEBHOOK_ALLOW_PLAIN_HTTP_LOOPBACK", meaning: "plain http:// to loopback"),
+        .init(table: "webhooks", name: "timeout", kind: .integer(1...300), environment: "CERTVAULT_WEBHOOK_TIMEOUT",
+              meaning: "delivery timeout"),
+        .init(table: "webhooks", name: "max_attempts", kind: .integer(1...100), environment: "CERTVAULT_WEBHOOK_MAX_ATTEMPTS",
+              meaning: "attempts per event"),
+        .init(table: "webhooks", name: "outbox", kind: .path, environment: "CERTVAULT_WEBHOOK_OUTBOX", meaning: "outbox folder"),
     ]
 
     /// The tables of the file.
-    static let tables = ["listen", "tls", "vault", "vb365", "onboarding", "tokens", "policy", "limits"]
+    static let tables = ["listen", "tls", "vault", "vb365", "onboarding", "tokens", "policy", "limits", "portal", "renewal", "webhooks"]
 
     /// The documented environment variables that override file values, `CERTVAULT_CONFIG` aside.
     public static var environmentVariables: [String] { keys.compactMap(\.environment) }
@@ -283,6 +323,16 @@ struct ConfigurationReader {
             }
         case .stringArray:
             return .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != .string("") })
+        case .integerArray:
+            var items: [TOMLValue] = []
+            for part in text.split(separator: ",") {
+                guard let number = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw Self.failure(origin, "'\(DisplayText.escapingControls(String(part), limit: 40))' is not a whole number.",
+                                       hint: "Give whole numbers separated by commas, e.g. 60,30,14,7,1.")
+                }
+                items.append(.integer(number))
+            }
+            return .array(items)
         case .string, .path, .credentialName, .choice:
             return .string(text)
         }
@@ -321,6 +371,16 @@ struct ConfigurationReader {
                     throw Self.failure(origin, "every entry must be a non-empty string.", hint: "Write it as \(kind.expectation).")
                 }
             }
+        case .integerArray(let range):
+            guard case .array(let items) = value, !items.isEmpty else {
+                throw failure(origin, "expected \(kind.expectation).", hint: "Write it as \(kind.expectation).")
+            }
+            for item in items {
+                guard case .integer(let number) = item, range.contains(number) else {
+                    throw Self.failure(origin, "every entry must be a whole number from \(range.lowerBound) to \(range.upperBound).",
+                                       hint: "Write it as \(kind.expectation).")
+                }
+            }
         }
     }
 
@@ -357,6 +417,40 @@ struct ConfigurationReader {
     private func integer(_ key: String) -> Int? {
         if case .integer(let number)? = settings[key]?.value { return number }
         return nil
+    }
+
+    private func strings(_ key: String) -> [String] {
+        guard case .array(let items)? = settings[key]?.value else { return [] }
+        return items.compactMap { if case .string(let text) = $0 { text } else { nil } }
+    }
+
+    private func buildPortal(_ configuration: inout ServiceConfiguration) throws {
+        var portal = ServiceConfiguration.PortalSettings()
+        if let url = string("portal.public_url") {
+            let lowered = url.lowercased()
+            guard lowered.hasPrefix("https://") || (lowered.hasPrefix("http://") && configuration.tls == .plainLoopback) else {
+                throw Self.failure(origin("portal.public_url"), "the portal's public URL must start with https://.",
+                                   hint: "Write the address customers open, e.g. \"https://onboard.provider.example\" (http:// only "
+                                     + "with [tls] mode = \"plain-loopback\").")
+            }
+            portal.publicURL = url
+        }
+        if let name = string("portal.provider_name") { portal.providerName = name }
+        portal.providerLogo = string("portal.provider_logo")
+        if let logo = portal.providerLogo, !(logo.lowercased().hasSuffix(".png") || logo.lowercased().hasSuffix(".svg")) {
+            throw Self.failure(origin("portal.provider_logo"), "the logo must be a .png or .svg file.", hint: "Give the path of a PNG or SVG file.")
+        }
+        portal.contact = string("portal.contact")
+        portal.extraFields = strings("portal.extra_fields")
+        guard Set(portal.extraFields.map { $0.lowercased() }).count == portal.extraFields.count, portal.extraFields.count <= 10,
+              portal.extraFields.allSatisfy({ $0.count <= 60 }) else {
+            throw Self.failure(origin("portal.extra_fields"), "extra fields must be at most 10 distinct labels of up to 60 characters.",
+                               hint: "Write e.g. [\"Contract number\", \"Billing reference\"].")
+        }
+        if let days = integer("portal.invitation_days") { portal.invitationDays = days }
+        if let minutes = integer("portal.session_minutes") { portal.sessionMinutes = minutes }
+        if let seconds = integer("portal.status_poll_seconds") { portal.statusPollSeconds = seconds }
+        configuration.portal = portal
     }
 
     private func origin(_ key: String) -> String { settings[key]?.origin ?? "\(fileName), [\(key.split(separator: ".")[0])]" }
@@ -471,6 +565,37 @@ struct ConfigurationReader {
         if let bytes = integer("limits.max_request_body_bytes") { configuration.maxRequestBodyBytes = bytes }
         if let seconds = integer("limits.shutdown_grace_seconds") { configuration.shutdownGraceSeconds = Double(seconds) }
         if let count = integer("limits.blocking_threads") { configuration.blockingThreads = count }
+
+        try buildPortal(&configuration)
+        if case .boolean(let on)? = settings["renewal.enabled"]?.value { configuration.renewal.enabled = on }
+        if case .array(let days)? = settings["renewal.reminder_days"]?.value {
+            let numbers = days.compactMap { if case .integer(let n) = $0 { n } else { nil } }
+            guard Set(numbers).count == numbers.count else {
+                throw Self.failure(origin("renewal.reminder_days"), "a day is listed twice.", hint: "List each day once, e.g. [60, 30, 14, 7, 1].")
+            }
+            configuration.renewal.reminderDays = numbers.sorted(by: >)
+        }
+        if let hours = integer("renewal.interval_hours") { configuration.renewal.intervalHours = hours }
+        if case .boolean(let on)? = settings["renewal.check_drift"]?.value { configuration.renewal.checkDrift = on }
+
+        var webhooks = ServiceConfiguration.WebhookSettings()
+        webhooks.urls = strings("webhooks.urls")
+        for url in webhooks.urls where !url.lowercased().hasPrefix("https://") && !url.lowercased().hasPrefix("http://") {
+            throw Self.failure(origin("webhooks.urls"), "'\(DisplayText.escapingControls(url, limit: 80))' is not an http(s) URL.",
+                               hint: "Write e.g. \"https://hooks.provider.example/certvault\".")
+        }
+        webhooks.secret = try secretSource(table: "webhooks", stem: "secret", environment: environment)
+        if !webhooks.urls.isEmpty, webhooks.secret == nil {
+            throw Self.failure(origin("webhooks.urls"), "webhooks are configured without a signing key.",
+                               hint: "Give secret_file = \"PATH\" (a file of at least 32 random bytes, 0600), secret_fd or "
+                                 + "secret_credential in [webhooks]; receivers check each event's HMAC-SHA256 signature with it.")
+        }
+        webhooks.caFile = string("webhooks.ca_file")
+        if case .boolean(let allow)? = settings["webhooks.allow_plain_http_loopback"]?.value { webhooks.allowPlainHTTPLoopback = allow }
+        if let seconds = integer("webhooks.timeout") { webhooks.timeout = seconds }
+        if let count = integer("webhooks.max_attempts") { webhooks.maxAttempts = count }
+        webhooks.outbox = string("webhooks.outbox")
+        configuration.webhooks = webhooks
         return configuration
     }
 

@@ -97,6 +97,61 @@ public struct ServiceConfiguration: Sendable, Hashable {
         public init() {}
     }
 
+    /// The customer onboarding portal (`/onboard/...`) and the operator dashboard (`/admin`).
+    public struct PortalSettings: Sendable, Hashable {
+        /// The address customers reach the service at, used in invitation links
+        /// (`PUBLIC_URL/onboard/TOKEN`); `nil`: `https://LISTEN_HOST:LISTEN_PORT`.
+        public var publicURL: String?
+        /// The provider's name, shown on every page.
+        public var providerName: String = "Your service provider"
+        /// A PNG or SVG file with the provider's logo, served as `/assets/logo`; `nil`: none.
+        public var providerLogo: String?
+        /// How customers reach the provider (shown on the pages, e.g. "support@provider.example, +1 555 0100").
+        public var contact: String?
+        /// Labels of extra fields the customer's form asks for (free text, kept in the onboarding
+        /// record's provider fields under the label).
+        public var extraFields: [String] = []
+        /// Default lifetime of an invitation, in days.
+        public var invitationDays: Int = 7
+        /// Lifetime of an operator's dashboard session, in minutes.
+        public var sessionMinutes: Int = 30
+        /// Seconds between the sign-in page's status checks (polling, and the no-JavaScript refresh).
+        public var statusPollSeconds: Int = 3
+        public init() {}
+    }
+
+    /// Renewal before expiry (the service's scheduler).
+    public struct RenewalSettings: Sendable, Hashable {
+        /// Whether `serve` runs the scheduler.
+        public var enabled: Bool = true
+        /// Days before `notAfter` at which reminders go out, largest first.
+        public var reminderDays: [Int] = [60, 30, 14, 7, 1]
+        /// Hours between scheduler passes (one also runs at start).
+        public var intervalHours: Int = 24
+        /// Whether each pass also reads every onboarded organization from VB365 to report drift.
+        public var checkDrift: Bool = true
+        public init() {}
+    }
+
+    /// Webhooks: signed JSON events to the provider's systems.
+    public struct WebhookSettings: Sendable, Hashable {
+        /// The receivers; empty: no webhooks.
+        public var urls: [String] = []
+        /// The HMAC-SHA256 signing key's source (a file, descriptor or systemd credential).
+        public var secret: SecretSource?
+        /// Trust receivers through this CA bundle alone.
+        public var caFile: String?
+        /// Allow plain `http://` to a loopback address (tests, a local relay).
+        public var allowPlainHTTPLoopback: Bool = false
+        /// Seconds to wait for each delivery.
+        public var timeout: Int = 10
+        /// Attempts per event before it is parked as undeliverable.
+        public var maxAttempts: Int = 12
+        /// The durable outbox folder; `nil`: `webhooks` beside the onboarding records' folder.
+        public var outbox: String?
+        public init() {}
+    }
+
     /// Where these values came from: the configuration file's path, or `nil` for built-in defaults
     /// (plus environment overrides). Errors about the values name it.
     public var source: String?
@@ -105,6 +160,9 @@ public struct ServiceConfiguration: Sendable, Hashable {
     public var vault = VaultSettings()
     public var vb365 = VB365Settings()
     public var onboarding = OnboardingDefaults()
+    public var portal = PortalSettings()
+    public var renewal = RenewalSettings()
+    public var webhooks = WebhookSettings()
     /// The token store file (default: `tokens` inside the vault folder).
     public var tokenStore: String?
     /// The folder of issuance policies (`NAME.toml`); access policies are in its `access/` subfolder.
@@ -120,6 +178,20 @@ public struct ServiceConfiguration: Sendable, Hashable {
 
     /// The token store's path.
     public var tokenStorePath: String { tokenStore ?? vault.path + "/tokens" }
+    /// The portal's public base URL, without a trailing slash.
+    public var portalPublicURL: String {
+        if let url = portal.publicURL { return url.hasSuffix("/") ? String(url.dropLast()) : url }
+        let host = listen.host.contains(":") && !listen.host.hasPrefix("[") ? "[\(listen.host)]" : listen.host
+        let scheme = tls == .plainLoopback ? "http" : "https"
+        return "\(scheme)://\(host):\(listen.port)"
+    }
+    /// The webhook outbox folder.
+    public var webhookOutboxPath: String {
+        if let outbox = webhooks.outbox { return outbox }
+        let state = onboarding.stateDirectory
+        let parent = state.contains("/") ? String(state[..<state.lastIndex(of: "/")!]) : "."
+        return (parent.isEmpty ? "/" : parent) + "/webhooks"
+    }
     /// The folder of access policies.
     public var accessPolicyFolder: String { policyFolder + "/access" }
 }

@@ -380,3 +380,71 @@ struct ConfigurationExampleTests {
         }
     }
 }
+
+@Suite("Configuration file: portal, renewal and webhooks")
+struct ConfigurationPortalRenewalWebhookTests {
+    @Test("The three tables set their values; defaults without them")
+    func values() throws {
+        let defaults = try ServiceConfiguration.parse(text: "", source: nil, environment: [:])
+        #expect(defaults.portal.providerName == "Your service provider")
+        #expect(defaults.portal.invitationDays == 7)
+        #expect(defaults.renewal.reminderDays == [60, 30, 14, 7, 1])
+        #expect(defaults.webhooks.urls.isEmpty)
+        #expect(defaults.portalPublicURL == "https://127.0.0.1:8443")
+        #expect(defaults.webhookOutboxPath == "keys/webhooks")
+
+        let configuration = try load("""
+            [portal]
+            public_url = "https://onboard.provider.example/"
+            provider_name = "Fabrikam Cloud"
+            provider_logo = "/etc/certvault/logo.svg"
+            contact = "support@fabrikam.example"
+            extra_fields = ["Contract number", "Billing reference"]
+            invitation_days = 14
+            session_minutes = 15
+            status_poll_seconds = 2
+            [renewal]
+            enabled = false
+            reminder_days = [7, 30, 1]
+            interval_hours = 6
+            check_drift = false
+            [webhooks]
+            urls = ["https://hooks.fabrikam.example/certvault"]
+            secret_file = "/etc/certvault/webhook.key"
+            timeout = 5
+            max_attempts = 3
+            outbox = "/srv/certvault/outbox"
+            """)
+        #expect(configuration.portalPublicURL == "https://onboard.provider.example")
+        #expect(configuration.portal.providerName == "Fabrikam Cloud")
+        #expect(configuration.portal.extraFields == ["Contract number", "Billing reference"])
+        #expect(configuration.portal.invitationDays == 14)
+        #expect(configuration.portal.sessionMinutes == 15)
+        #expect(configuration.portal.statusPollSeconds == 2)
+        #expect(configuration.renewal.enabled == false)
+        #expect(configuration.renewal.reminderDays == [30, 7, 1])
+        #expect(configuration.renewal.intervalHours == 6)
+        #expect(configuration.webhooks.secret == .file("/etc/certvault/webhook.key"))
+        #expect(configuration.webhooks.maxAttempts == 3)
+        #expect(configuration.webhookOutboxPath == "/srv/certvault/outbox")
+
+        let environment = try ServiceConfiguration.parse(
+            text: "", source: nil, environment: ["CERTVAULT_RENEWAL_REMINDER_DAYS": "14, 3", "CERTVAULT_PORTAL_EXTRA_FIELDS": "PO number"])
+        #expect(environment.renewal.reminderDays == [14, 3])
+        #expect(environment.portal.extraFields == ["PO number"])
+    }
+
+    @Test("Webhooks without a signing key, a bad reminder list, a plain-http portal URL: clear errors")
+    func errors() throws {
+        let webhook = try failure("[webhooks]\nurls = [\"https://hooks.example/x\"]\n")
+        #expect(webhook.reason.contains("without a signing key"))
+        let reminders = try failure("[renewal]\nreminder_days = [30, 0]\n")
+        #expect(reminders.reason.contains("line 2"))
+        let twice = try failure("[renewal]\nreminder_days = [30, 30]\n")
+        #expect(twice.reason.contains("twice"))
+        let portal = try failure("[portal]\npublic_url = \"http://onboard.example\"\n")
+        #expect(portal.reason.contains("https://"))
+        let secret = try failure("[webhooks]\nsecret = \"hunter2\"\n")
+        #expect(!secret.reason.contains("hunter2"))
+    }
+}
