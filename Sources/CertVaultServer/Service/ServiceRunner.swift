@@ -77,9 +77,12 @@ public enum ServiceRunner {
     ///   - worker: the onboarding worker, or nil when no VB365 server is configured.
     ///   - selfSignedFile: where a self-signed certificate is written for clients.
     ///   - readyFile: where ``ServiceReady`` is written once listening.
+    ///   - background: further services that run beside the HTTP server (the renewal scheduler, the
+    ///     webhook deliverer); they start after the blocking pool and stop after the HTTP server.
     ///   - announce: called once listening (the command prints it).
     /// - Throws: the errors of preparing TLS, and of the services.
-    public static func run(services: AppServices, worker: OnboardingWorker?, selfSignedFile: String, readyFile: String?, logger: Logger,
+    public static func run(services: AppServices, worker: OnboardingWorker?, background: [any Service] = [],
+                           selfSignedFile: String, readyFile: String?, logger: Logger,
                            announce: @escaping @Sendable (ServiceReady) -> Void = { _ in }) async throws {
         let configuration = services.configuration
         let tls = try ServerTLS.make(configuration.tls, listenHost: configuration.listen.host, selfSignedFile: selfSignedFile)
@@ -95,7 +98,7 @@ public enum ServiceRunner {
         let metrics = ServiceMetrics.shared
         let app = buildApplication(
             services: services, logger: logger, server: server,
-            additionalServices: worker.map { [OnboardingWorkerService(worker: $0)] } ?? [],
+            additionalServices: (worker.map { [OnboardingWorkerService(worker: $0)] } ?? []) + background,
             extraRoutes: [metrics.apiRoute(services: services)], configure: { metrics.configure($0) },
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.listen.port

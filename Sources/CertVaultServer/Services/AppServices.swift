@@ -37,6 +37,8 @@ public struct AppServices: Sendable {
     /// Called after an onboarding started or got a new code, so that the background worker checks
     /// it at once instead of at its next listing (`serve` sets it to the worker's `wake()`).
     public var onboardingChanged: @Sendable () -> Void = {}
+    /// Where lifecycle events go (the webhook outbox when webhooks are configured).
+    public var events: any LifecycleEventSink = DiscardingEventSink()
 
     public init(
         configuration: ServiceConfiguration, work: BlockingWork, vault: VaultService, tokens: any TokenAuthority,
