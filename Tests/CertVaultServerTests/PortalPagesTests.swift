@@ -94,7 +94,7 @@ struct PortalPagesTests {
             let done = try await client.get("/onboard/\(token)/done")
             #expect(done.status == .ok)
             #expect(done.hasSecurityHeaders())
-            #expect(done.text.contains(#"id="result" class="result-onboarded" data-state="onboarded""#))
+            #expect(done.text.contains(#"id="result" class="card result-onboarded" data-state="onboarded""#))
             #expect(done.text.contains(#"id="contact""#))
             #expect(!done.text.contains(code), "no code on the done page")
             #expect(!done.text.contains("csrf"), "no form on the done page")
@@ -192,7 +192,7 @@ struct PortalPagesTests {
             #expect(response.text.contains(#"id="form-errors""#))
             for field in ["organization", "region", "services", "contact_name", "contact_email"] {
                 #expect(response.text.contains(#"<p class="field-error" id="error-\#(field)">"#), "\(field)")
-                #expect(response.text.contains(#"aria-invalid="true" aria-describedby="error-\#(field)"#), "\(field)")
+                #expect(response.text.contains(#"aria-invalid="true" aria-describedby="error-\#(field)""#), "\(field)")
                 #expect(response.text.contains(##"<a href="#\##(field)">"##), "\(field) in the summary")
             }
             #expect(response.text.contains(#"value="not a domain""#), "the values come back")
