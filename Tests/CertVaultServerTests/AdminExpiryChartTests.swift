@@ -16,17 +16,19 @@ struct AdminExpiryChartTests {
         }
     }
 
-    @Test("24 months from the current one, across the turn of the year")
+    @Test("the current month and the 24 after it, across the turn of the year")
     func monthsWrapTheYear() throws {
         let chart = ExpiryChart(now: try Self.at("2026-12-02T03:00:00Z"), notAfter: [])
-        #expect(chart.months.count == 24)
+        #expect(chart.months.count == 25)
         #expect(chart.months.first?.key == "2026-12")
         #expect(chart.months[1].key == "2027-01")
         #expect(chart.months[13].key == "2028-01")
-        #expect(chart.months.last?.key == "2028-11")
+        #expect(chart.months.last?.key == "2028-12")
         let january = ExpiryChart(now: try Self.at("2027-01-31T23:59:59Z"), notAfter: [])
         #expect(january.months.first?.key == "2027-01")
-        #expect(january.months.last?.key == "2028-12")
+        #expect(january.months.last?.key == "2029-01")
+        let twoYears = ExpiryChart(now: try Self.at("2026-12-02T03:00:00Z"), notAfter: [try Self.at("2026-12-02T03:00:00Z") + 730 * 86_400])
+        #expect(twoYears.months.last?.count == 1, "a certificate of 730 days issued now is in the last bar")
     }
 
     @Test("a certificate belongs to the UTC month of its notAfter: the last second of a month and the first of the next")
@@ -54,26 +56,26 @@ struct AdminExpiryChartTests {
             now: now,
             notAfter: [
                 now - 1, try Self.at("2026-12-01T00:00:00Z"), try Self.at("2020-01-01T00:00:00Z"),
-                try Self.at("2028-11-30T23:59:59Z"), try Self.at("2028-12-01T00:00:00Z"), try Self.at("2040-06-01T00:00:00Z"),
+                try Self.at("2028-12-31T23:59:59Z"), try Self.at("2029-01-01T00:00:00Z"), try Self.at("2040-06-01T00:00:00Z"),
             ])
         #expect(chart.expired == 3)
         #expect(chart.later == 2)
-        #expect(chart.months.last?.count == 1, "the last second of the 24th month is in its bar")
+        #expect(chart.months.last?.count == 1, "the last second of the last month is in its bar")
         #expect(chart.total == 1)
         #expect(
-            chart.summary == "1 certificate expires in these 24 months; the most in November 2028 (1). "
+            chart.summary == "1 certificate expires in these 24 months; the most in December 2028 (1). "
                 + "3 certificates have already expired. 2 certificates expire later.")
         let table = chart.table()
         #expect(table.contains(#"<tr id="expiry-expired"><th scope="row">Already expired</th><td class="number">3</td>"#))
         #expect(table.contains(#"<tr id="expiry-later"><th scope="row">Later</th><td class="number">2</td>"#))
     }
 
-    @Test("an empty vault: 24 empty bars, a chart that says so, no division by zero")
+    @Test("an empty vault: 25 empty bars, a chart that says so, no division by zero")
     func emptyVault() throws {
         let chart = ExpiryChart(now: try Self.at("2026-12-02T03:00:00Z"), notAfter: [])
         let svg = chart.svg()
         let bars = try Self.bars(svg)
-        #expect(bars.count == 24)
+        #expect(bars.count == 25)
         #expect(bars.allSatisfy { $0.count == 0 })
         #expect(!svg.contains("height=\"-"))
         #expect(chart.summary == "No certificate expires in these 24 months.")
@@ -90,7 +92,7 @@ struct AdminExpiryChartTests {
         #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"expiry-chart\""))
         #expect(svg.contains("role=\"img\""))
         #expect(svg.contains("aria-labelledby=\"expiry-chart-title expiry-chart-desc\""))
-        #expect(svg.contains("<title id=\"expiry-chart-title\">Certificates expiring per month, December 2026 to November 2028</title>"))
+        #expect(svg.contains("<title id=\"expiry-chart-title\">Certificates expiring per month, December 2026 to December 2028</title>"))
         #expect(svg.contains("3 certificates expire in these 24 months; the most in March 2027 (2)."))
         let bars = try Self.bars(svg)
         #expect(bars.map(\.month) == chart.months.map(\.key))
@@ -114,7 +116,7 @@ struct AdminExpiryChartTests {
         let table = chart.table()
         #expect(table.hasPrefix("<table id=\"expiry-table\""))
         #expect(table.contains("<tr data-month=\"2027-01\"><th scope=\"row\">January 2027</th><td class=\"number\">1</td></tr>"))
-        #expect(table.components(separatedBy: "<tr data-month=").count - 1 == 24)
+        #expect(table.components(separatedBy: "<tr data-month=").count - 1 == 25)
     }
 
     @Test("escaping: markup in text becomes character references; control characters are replaced")

@@ -1,5 +1,7 @@
 import CertVaultAccess
 import CertVaultCore
+import CertVaultVault
+import CertVaultConfiguration
 import CertVaultOnboarding
 @testable import CertVaultServer
 import Foundation
@@ -50,8 +52,11 @@ struct AdminPagesTests {
     @Test("the chart's bars are the vault's active certificates per month")
     func chartMatchesVault() async throws {
         let admin = try AdminWorld()
-        for tenant in ["alpha", "beta", "gamma"] { try admin.world.issue(tenant) }
-        try admin.world.issue("alpha")  // a second generation: each tenant counts once, with its newest active one
+        // Issued 400, 100 and 0 days ago: 730-day certificates that expire in three different months.
+        try admin.issue("alpha", daysAgo: 800)
+        try admin.issue("alpha", daysAgo: 400)  // a second generation: each tenant counts once, with its newest active one
+        try admin.issue("beta", daysAgo: 100)
+        try admin.issue("gamma", daysAgo: 0)
         let token = try admin.world.tokens.add(scopes: [.tenantsRead])
         let entries = try admin.world.vault().list()
         var newest: [TenantID: EntrySummaryView] = [:]
@@ -62,13 +67,14 @@ struct AdminPagesTests {
         }
         let expected = ExpiryChart(now: admin.clock.now, notAfter: newest.values.compactMap { UTCTime.parse($0.notAfter) })
         #expect(expected.total == 3)
+        #expect(expected.months.filter { $0.count > 0 }.count == 3, "three different months")
         try await admin.app().test(.router) { client in
             var browser = AdminBrowser()
             _ = try await browser.signIn(client, token: token)
             let page = try await browser.get(client, "/admin")
             #expect(page.text.contains(#"<svg xmlns="http://www.w3.org/2000/svg" id="expiry-chart""#))
             let bars = try AdminExpiryChartTests.bars(page.text)
-            #expect(bars.count == 24)
+            #expect(bars.count == 25)
             #expect(bars.map(\.month) == expected.months.map(\.key))
             #expect(bars.map(\.count) == expected.months.map(\.count))
             #expect(bars.reduce(0) { $0 + $1.count } == 3)

@@ -1,7 +1,10 @@
 import CertVaultAccess
 import CertVaultCore
+import CertVaultVault
+import CertVaultConfiguration
 @testable import CertVaultServer
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing

@@ -1,5 +1,10 @@
 import CertVaultAccess
 import CertVaultCore
+import CertVaultIssuer
+import CertVaultOnboarding
+import CertVaultPolicy
+import CertVaultVault
+import CertVaultConfiguration
 @testable import CertVaultServer
 import Foundation
 import Hummingbird
@@ -32,6 +37,14 @@ struct AdminWorld {
         services.configuration.portal.sessionMinutes = sessionMinutes
         services.configuration.portal.providerName = "Contoso Backup Services"
         self.services = services
+    }
+
+    /// Stores a generation for `tenant` issued `days` ago (730-day certificates of the default policy).
+    @discardableResult
+    func issue(_ tenant: String, daysAgo days: Int64) throws -> Int {
+        let issuer = Issuer(policy: try PolicyLoader.builtInDefault(), logger: APIWorld.logger)
+        let prepared = try issuer.prepare(IssuanceRequest(tenant: try TenantID(tenant)), now: UTCTime.now() - days * 86_400)
+        return try world.vault().store(tenant: try TenantID(tenant), payload: EntryPayload(try issuer.issue(prepared)))
     }
 
     func app(logger: Logger = APIWorld.logger) -> some ApplicationProtocol {
@@ -117,7 +130,7 @@ extension TestResponse {
         guard let range = text.range(of: #"<section class="card narrow problem" id="[a-z-]+""#, options: .regularExpression) else {
             return nil
         }
-        return String(text[range].split(separator: "\"")[5])
+        return String(text[range].split(separator: "\"")[3])
     }
 }
 

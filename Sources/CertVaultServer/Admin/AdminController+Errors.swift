@@ -1,6 +1,7 @@
 import CertVaultAccess
 import CertVaultCore
 import CertVaultVB365
+import CertVaultOnboarding
 import Hummingbird
 import Logging
 
@@ -58,14 +59,14 @@ extension AdminController {
         case let error as Problem:
             problem = error
         case let error as CertVaultError:
-            problem = Problem(error, status: ProblemMiddleware.status(for: error.code))
+            problem = Problem(error, status: ProblemMiddleware<CertVaultRequestContext>.status(for: error.code))
         case let error as VB365Error:
             logger.warning("a VB365 call from the dashboard failed", metadata: ["code": "\(error.error.code.name)"])
             problem = Problem(error.error, status: error.error.code == .onboardingState ? .conflict : .badGateway)
         case let error as HTTPError:
-            problem = ProblemMiddleware.problem(for: error)
+            problem = ProblemMiddleware<CertVaultRequestContext>.problem(for: error)
         case let error as any HTTPResponseError:
-            problem = ProblemMiddleware.problem(for: HTTPError(error.status))
+            problem = ProblemMiddleware<CertVaultRequestContext>.problem(for: HTTPError(error.status))
         default:
             logger.error("dashboard request failed with an unexpected error", metadata: ["error": "\(type(of: error))"])
             problem = Problem(

@@ -2,6 +2,7 @@ import CertVaultAccess
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultVault
+import Foundation
 import Hummingbird
 
 /// One row of the tenants table: what the vault's index and the onboarding record say about a

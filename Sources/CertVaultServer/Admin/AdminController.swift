@@ -1,4 +1,5 @@
 import CertVaultAccess
+import CertVaultConfiguration
 import CertVaultCore
 import CertVaultVB365
 import CertVaultVault

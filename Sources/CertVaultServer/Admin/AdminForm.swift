@@ -17,7 +17,7 @@ struct AdminForm: Sendable {
             guard var nameBytes = Self.decode(parts[0]) else { continue }
             let name = String(decoding: nameBytes, as: UTF8.self)
             SecureWipe.wipe(&nameBytes)
-            guard var value = Self.decode(parts.count > 1 ? parts[1] : []) else { continue }
+            guard var value = Self.decode(parts.count > 1 ? Array(parts[1]) : []) else { continue }
             if secretNames.contains(name) {
                 if secrets[name] == nil { secrets[name] = value.withUnsafeBytes { SecretBytes(copying: $0) } }
                 SecureWipe.wipe(&value)

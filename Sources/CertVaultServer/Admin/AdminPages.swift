@@ -1,4 +1,6 @@
+import CertVaultAccess
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Mustache
 
@@ -17,6 +19,7 @@ struct AdminPages: Sendable {
         "admin_tenants": PackageResources.admin_tenants_mustache,
         "admin_audit": PackageResources.admin_audit_mustache,
         "admin_rotation": PackageResources.admin_rotation_mustache,
+        "admin_invitations": PackageResources.admin_invitations_mustache,
     ]
 
     init() {

@@ -1,12 +1,14 @@
 import CertVaultCore
 
-/// Certificates expiring per calendar month (UTC) over the next months, drawn on the server as SVG
+/// Certificates expiring per calendar month (UTC) over the next 24 months, drawn on the server as SVG
 /// with a table of the same numbers: the dashboard's chart works without JavaScript and reads out
 /// to a screen reader (the SVG has a `<title>` and a `<desc>` that says the totals; the table has
 /// every month).
 ///
-/// A pure function of the time and the expiry instants: month 1 is the rest of the current month,
-/// month 24 ends 23 months later. A certificate that expired before `now` is counted as expired (not
+/// A pure function of the time and the expiry instants. The bars are calendar months: the current
+/// one (from `now` on) and the 24 after it, 25 bars, so that everything that expires within 24
+/// months of `now` is in a bar (a certificate of the default policy, 730 days, issued today expires
+/// in the 25th calendar month). A certificate that expired before `now` is counted as expired (not
 /// in a bar); one after the last month as later. Every text written is escaped, although all of it
 /// is made from numbers and month names.
 public struct ExpiryChart: Sendable, Hashable {
@@ -37,17 +39,19 @@ public struct ExpiryChart: Sendable, Hashable {
     /// Certificates that expire after the last month.
     public let later: Int
 
-    /// The number of months the dashboard shows.
-    public static let defaultMonths = 24
+    /// The months after the current one that the dashboard shows (one bar more than this).
+    public static let defaultMonthsAhead = 24
 
     static let monthNames = [
         "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
         "December",
     ]
 
-    /// Counts `notAfter` instants (seconds since 1970, UTC) by month, starting with the month of `now`.
-    public init(now: Int64, notAfter: [Int64], months count: Int = ExpiryChart.defaultMonths) {
-        precondition(count > 0, "a chart has at least one month")
+    /// Counts `notAfter` instants (seconds since 1970, UTC) by month: the month of `now` and the
+    /// `monthsAhead` after it.
+    public init(now: Int64, notAfter: [Int64], monthsAhead: Int = ExpiryChart.defaultMonthsAhead) {
+        precondition(monthsAhead >= 0, "a chart has at least the current month")
+        let count = monthsAhead + 1
         let (year, month) = Self.yearMonth(now)
         var counts = [Int](repeating: 0, count: count)
         var expired = 0
@@ -90,11 +94,11 @@ public struct ExpiryChart: Sendable, Hashable {
     public var summary: String {
         var parts: [String] = []
         if total == 0 {
-            parts.append("No certificate expires in these \(months.count) months.")
+            parts.append("No certificate expires in these \(months.count - 1) months.")
         } else {
             let most = months.max { $0.count < $1.count }!
             parts.append(
-                "\(Self.certificates(total)) \(total == 1 ? "expires" : "expire") in these \(months.count) months; "
+                "\(Self.certificates(total)) \(total == 1 ? "expires" : "expire") in these \(months.count - 1) months; "
                     + "the most in \(most.name) (\(most.count)).")
         }
         if expired > 0 { parts.append("\(Self.certificates(expired)) \(expired == 1 ? "has" : "have") already expired.") }
