@@ -50,6 +50,7 @@ public func buildRouter(
         }
     }
     PortalController(services: services, logger: logger).addRoutes(to: router)
+    AdminController(services: services).addRoutes(to: router)
     return router
 }
 

@@ -136,13 +136,22 @@ enum OnboardingHandlers {
         let tenant = try input.pathTenant()
         _ = try Query(request, allowed: [])
         let body = try await JSONBody.decode(RotationBody.self, from: request, context: context, emptyIsObject: true)
-        let existing = try await record(input, tenant: tenant)
-        let record = try await startRotation(
-            tenant, existing: existing, configureApplication: body.configureApplication ?? true, services: input.services)
-        guard let rotation = record.rotation else { throw rotationNotFound(tenant) }
+        let rotation = try await startRotation(input, tenant: tenant, configureApplication: body.configureApplication ?? true)
         var headers = HTTPFields()
         headers[.location] = "/v1/tenants/\(tenant.rawValue)/rotations"
         return try JSONResponse.make(RotationView(rotation, tenant: tenant), status: .accepted, headers: headers)
+    }
+
+    /// Starts a rotation of `tenant` (covered by `input`'s grant), or resumes one that waits for the
+    /// customer: the one code path of `POST /v1/tenants/{tenant}/rotations` and the dashboard's
+    /// rotate button.
+    static func startRotation(_ input: RouteInput, tenant: TenantID, configureApplication configure: Bool) async throws
+        -> OnboardingRecord.Rotation
+    {
+        let existing = try await record(input, tenant: tenant)
+        let record = try await startRotation(tenant, existing: existing, configureApplication: configure, services: input.services)
+        guard let rotation = record.rotation else { throw rotationNotFound(tenant) }
+        return rotation
     }
 
     @Sendable static func rotation(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {
