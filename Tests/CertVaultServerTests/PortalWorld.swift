@@ -65,7 +65,7 @@ extension TestClientProtocol {
 }
 
 extension TestResponse {
-    var text: String { String(buffer: body) }
+    // `text` (the body as a String) is AdminWorld's.
 
     /// The value of `<input ... name="csrf" value="...">`.
     var csrf: String? {
