@@ -180,7 +180,7 @@ public final class RenewalScheduler: @unchecked Sendable {
         }
         var renewal = Self.base(record, facts)
         var rotatedNow = false
-        let inWindow = facts.daysLeft < settings.windowDays || facts.expired
+        let inWindow = facts.daysLeft <= settings.windowDays || facts.expired
 
         // A provider-managed application: the rotation runs by itself (once per renewal; a refusal waits for the operator).
         if inWindow, !record.renewalNeedsCustomer, let onboarding, automaticRotationWanted(record, renewal) {
@@ -206,7 +206,7 @@ public final class RenewalScheduler: @unchecked Sendable {
         }
 
         reportRotationOutcome(record, &renewal, loaded.renewal == nil, now, &report)
-        let inWindowNow = facts.daysLeft < settings.windowDays || facts.expired
+        let inWindowNow = facts.daysLeft <= settings.windowDays || facts.expired
         renewal.state = try state(record, facts, inWindow: inWindowNow, &renewal, now, &report)
         reportExpiry(record, facts, inWindow: inWindowNow, &renewal, now, &report)
         // After a rotation in this pass the listing is older than VB365's state: the next pass compares.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVaultCore
+import CertVaultHTTP
 import CertVaultOnboarding
 import CertVaultVault
 import CertVaultVB365

@@ -1,6 +1,7 @@
 public import CertVaultOnboarding
 public import CertVaultVault
-internal import CertVaultCore
+public import CertVaultCore
+internal import CertVaultConfiguration
 internal import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -69,10 +70,11 @@ public struct RenewalSchedulerService: Service {
             metrics?.renewals(states: report.states, drift: report.drift)
             metrics?.renewalPass(completed: true, at: now)
             let due = report.states.filter { $0.key != .current }.values.reduce(0, +)
-            logger.info("renewal pass: \(report.examined) tenants, \(due) not current, \(report.events.count) events, "
+            let line = "renewal pass: \(report.examined) tenants, \(due) not current, \(report.events.count) events, "
                 + "\(report.rotations) automatic rotations, \(report.invitationsCreated) invitations, "
                 + "drift \(report.drift.values.reduce(0, +))\(report.driftChecked ? "" : " (not checked)"), "
-                + "\(report.problems.count) problems")
+                + "\(report.problems.count) problems"
+            logger.info("\(line)")
             for problem in report.problems.prefix(20) { logger.warning("renewal: \(problem)") }
             return report
         case .failure(let error):

@@ -4,6 +4,7 @@ import CertVaultConfiguration
 import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
+import CertVaultPolicy
 import CertVaultServer
 import CertVaultVault
 import CertVaultVB365
