@@ -82,7 +82,8 @@ struct RenewalBenchmark: ParsableCommand {
             record.thumbprint = entry.metadata.thumbprintSHA1
             record.organizationId = organizationId
             try store.save(record)
-            let thumbprint = index < drifted ? String(repeating: "EE", count: 20) : entry.metadata.thumbprintSHA1
+            // Not a synthetic thumbprint (those repeat one byte): VB365 reports a certificate the vault does not hold.
+            let thumbprint = index < drifted ? "0123456789ABCDEF0123456789ABCDEF01234567" : entry.metadata.thumbprintSHA1
             var organization = VB365Organization(id: organizationId, name: record.intake.officeName, officeName: record.intake.officeName,
                                                  type: .office365, region: .worldwide)
             organization.exchangeOnlineSettings = VB365ConnectionSettings(useApplicationOnlyAuth: true, applicationId: organizationId,
@@ -107,8 +108,9 @@ struct RenewalBenchmark: ParsableCommand {
         print(Self.row("baseline: read records + list", baseline, tenants, calls: 0, written: 0, events: 0, drift: 0))
         precondition(read == 2 * tenants)
 
-        // notAfter of the synthetic generations is 2036-01-01: a month before, every tenant is due.
-        let now = UTCTime.parse("2035-12-01T00:00:00Z")!
+        // notAfter of the synthetic generations is 2036-01-01: 31.5 days before, every tenant is due
+        // (and an hour later no reminder day is crossed).
+        let now = UTCTime.parse("2035-11-30T12:00:00Z")!
         let sink = CountingSink()
         let scheduler = RenewalScheduler(store: store, vault: try vault.anotherHandle(), settings: .init(), events: sink,
                                          onboarding: nil, client: client, invitations: nil, logger: logger)
