@@ -65,7 +65,7 @@ extension TestClientProtocol {
 }
 
 extension TestResponse {
-    // `text` (the body as a String) is AdminWorld's.
+    var text: String { String(buffer: body) }
 
     /// The value of `<input ... name="csrf" value="...">`.
     var csrf: String? {
