@@ -122,9 +122,6 @@ struct AdminBrowser {
 }
 
 extension TestResponse {
-    /// The body as text.
-    var text: String { String(buffer: body) }
-
     /// The id of the dashboard's problem section (`forbidden`, `not-found`, `csrf-refused`...), if any.
     var problemID: String? {
         guard let range = text.range(of: #"<section class="card narrow problem" id="[a-z-]+""#, options: .regularExpression) else {

@@ -98,7 +98,8 @@ enum OnboardingHandlers {
         let after = try Paging.after(query)
         let store = input.services.onboardingStore
         let records = try await input.services.work.run { try TenantReader.records(store, grant: grant) }
-        let selected = records.filter { state == nil || $0.state.rawValue == state }.map(OnboardingView.init)
+        let now = input.services.clock()
+        let selected = records.filter { state == nil || $0.state.rawValue == state }.map { OnboardingView($0, now: now) }
         let (page, next) = Paging.page(selected, key: \.tenant, after: after, limit: limit)
         return try JSONResponse.make(OnboardingList(onboardings: page, next: next))
     }
