@@ -218,6 +218,8 @@ let package = Package(
                 "CertVaultHTTP",
                 "CertVaultVB365",
                 "CertVaultServer",
+                "CertVaultWebhooks",
+                "CertVaultOnboarding",
                 "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -303,7 +305,7 @@ let package = Package(
             dependencies: [
                 "CertVaultServer", "CertVaultAccess", "CertVaultConfiguration", "CertVaultOnboarding", "CertVaultVault",
                 "CertVaultIssuer", "CertVaultPolicy", "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultCore",
-                "CertVaultTesting",
+                "CertVaultTesting", "CertVaultWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

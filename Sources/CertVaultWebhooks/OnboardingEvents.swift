@@ -1,5 +1,6 @@
-internal import CertVaultCore
+public import CertVaultCore
 public import CertVaultOnboarding
+public import Logging
 
 /// The lifecycle events of an onboarding, made from its record.
 ///
@@ -46,5 +47,27 @@ public enum OnboardingEvents {
 
     private static func common(_ record: OnboardingRecord) -> [String: String] {
         ["state": record.state.rawValue, "organizationName": record.intake.officeName, "displayName": record.intake.displayName]
+    }
+}
+
+extension OnboardingEvents {
+    /// An observer for ``OnboardingWorker``: when the worker carries a tenant to an outcome
+    /// (onboarded, failed, expired), the tenant's record is read and the matching event recorded
+    /// in `events` (durable before the worker goes on). Nothing when `events` is nil. A failure to
+    /// read or record is logged.
+    public static func workerObserver(store: OnboardingStore, events: (any LifecycleEventSink)?, logger: Logger,
+                                      clock: @escaping @Sendable () -> Int64 = { UTCTime.now() })
+        -> @Sendable (OnboardingWorker.Event) -> Void
+    {
+        guard let events else { return { _ in } }
+        return { event in
+            guard case .progressed(let tenant, let state) = event, state != .awaitingCustomer, state != .addingOrganization else { return }
+            do {
+                guard let record = try store.load(tenant), let lifecycle = afterStep(record, now: clock()) else { return }
+                try events.record(lifecycle)
+            } catch {
+                logger.error("cannot record the onboarding event of \(tenant) (\(state.rawValue)): \(error)")
+            }
+        }
     }
 }

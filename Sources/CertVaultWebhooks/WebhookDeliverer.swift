@@ -120,11 +120,15 @@ public final class WebhookDeliverer: Sendable {
 
     /// Makes every due delivery once (up to ``Settings/batchLimit``) and returns what happened.
     /// Blocks for the network; never throws: an outbox that cannot be updated is logged.
+    ///
+    /// - Parameter shouldContinue: asked before each delivery; false stops the pass (shutdown),
+    ///   leaving the rest pending.
     @discardableResult
-    public func deliverDue() -> [Attempt] {
+    public func deliverDue(while shouldContinue: () -> Bool = { true }) -> [Attempt] {
         let due = outbox.due(now: clock(), limit: settings.batchLimit)
         var attempts: [Attempt] = []
         for pending in due {
+            guard shouldContinue() else { break }
             let attempt = deliver(pending)
             attempts.append(attempt)
             observer(attempt)

@@ -3,8 +3,10 @@ import CertVaultConfiguration
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultVault
+import CertVaultWebhooks
 import Foundation
 import Hummingbird
+import Logging
 
 /// `POST /v1/onboardings`.
 struct StartOnboardingBody: StrictJSONBody {
@@ -46,6 +48,7 @@ enum OnboardingHandlers {
         let onboarding = try input.services.requireOnboarding()
         let record = try await input.services.work.run { try onboarding.start(intake) }
         input.services.onboardingChanged()
+        await emit(OnboardingEvents.codeIssued(record, now: input.services.clock()), input, context)
         var headers = HTTPFields()
         headers[.location] = "/v1/onboardings/\(tenant.rawValue)"
         return try JSONResponse.make(OnboardingView(record), status: .accepted, headers: headers)
@@ -98,6 +101,7 @@ enum OnboardingHandlers {
         let onboarding = try input.services.requireOnboarding()
         let renewed = try await input.services.work.run { try onboarding.renewCode(tenant) }
         input.services.onboardingChanged()
+        await emit(OnboardingEvents.codeIssued(renewed, now: input.services.clock()), input, context)
         return try JSONResponse.make(OnboardingView(renewed))
     }
 
@@ -128,6 +132,18 @@ enum OnboardingHandlers {
         _ = try Query(request, allowed: [])
         guard let rotation = try await record(input, tenant: tenant).rotation else { throw rotationNotFound(tenant) }
         return try JSONResponse.make(RotationView(rotation, tenant: tenant))
+    }
+
+    /// Records a lifecycle event (durable before the response goes out). The onboarding itself
+    /// has happened, so a failure to record is logged, not answered as the request's failure.
+    static func emit(_ event: LifecycleEvent, _ input: RouteInput, _ context: CertVaultRequestContext) async {
+        let events = input.services.events
+        if events is DiscardingEventSink { return }
+        do {
+            try await input.services.work.run { try events.record(event) }
+        } catch {
+            context.logger.error("cannot record the \(event.kind.rawValue) event \(event.id) for \(event.tenant?.rawValue ?? "-"): \(error)")
+        }
     }
 
     static func rotationNotFound(_ tenant: TenantID) -> Problem {
