@@ -3,6 +3,7 @@ import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
 import CertVaultPolicy
+import CertVaultTesting
 import CertVaultVault
 import CertVaultConfiguration
 @testable import CertVaultServer
@@ -28,10 +29,14 @@ struct AdminWorld {
     let clock: TestClock
     let services: AppServices
 
-    init(sessionMinutes: Int = 30) throws {
+    init(sessionMinutes: Int = 30, invitations: Bool = true) throws {
         world = try APIWorld()
         clock = TestClock()
         var services = world.services
+        if invitations {
+            services.invitations = try InvitationStore(path: world.dir.file("vault/invitations"), vault: try world.vault())
+        }
+        services.configuration.portal.publicURL = "https://portal.example"
         let clock = self.clock
         services.clock = { clock.now }
         services.configuration.portal.sessionMinutes = sessionMinutes
