@@ -72,17 +72,37 @@ schemas = {
                                ["tenant", "organizationName"]),
  "RotationRequest": obj({"configureApplication": {"type": "boolean", "default": True}}),
 }
+# Invitations (docs/portal.md, "Invitations"): never a token or hash, except the url of a created one.
+invitation_props = {"id": {"type": "string", "pattern": "^[0-9a-f]{16}$"}, "tenant": string, "kind": {"enum": ["onboarding", "renewal"]},
+                    "displayName": string, "state": {"enum": ["active", "expired", "completed", "revoked"]},
+                    "createdAt": string, "expiresAt": string, "createdBy": string, "completedAt": string, "revokedAt": string}
+invitation_required = ["id", "tenant", "kind", "state", "createdAt", "expiresAt", "createdBy"]
+schemas.update({
+ "Invitation": obj(invitation_props, invitation_required),
+ "InvitationList": obj({"invitations": {"type": "array", "items": ref("Invitation")}}, ["invitations"]),
+ "CreatedInvitation": obj({**invitation_props,
+                           "url": {"type": "string", "pattern": "/onboard/cvi_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$",
+                                   "description": "The link for the customer: shown this once, never stored (the vault keeps a keyed hash)."},
+                           "replaced": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                                        "description": "The tenant's earlier live invitations of this kind, revoked by this one."}},
+                          invitation_required + ["url", "replaced"]),
+ "CreateInvitationRequest": obj({"tenant": {"type": "string", "pattern": tenant_pattern, "maxLength": 64},
+                                 "displayName": {"type": "string", "minLength": 1, "maxLength": 120, "description": "The customer's name, shown on the pages."},
+                                 "kind": {"enum": ["onboarding", "renewal"], "default": "onboarding"},
+                                 "expiresInDays": {"type": "integer", "minimum": 1, "maximum": 90, "description": "Default: [portal] invitation_days."}},
+                                ["tenant"]),
+})
 problem_text = {
  "400": "Bad input: invalid-json, invalid-body, unknown-field, invalid-tenant-id, invalid-query, purpose-required, unknown-policy, invalid-input, invalid-subject, missing-template-value.",
  "401": "token-missing or token-invalid (unknown, expired or revoked); with WWW-Authenticate: Bearer.",
  "403": "scope-missing: the token lacks the route's scope.",
- "404": "tenant-not-found (also for a tenant the token does not cover), onboarding-not-found, rotation-not-found, not-found.",
- "409": "onboarding-state: the onboarding or rotation is not in a state that allows this.",
+ "404": "tenant-not-found (also for a tenant the token does not cover), onboarding-not-found, rotation-not-found, invitation-not-found (also for another tenant's invitation), not-found.",
+ "409": "onboarding-state: the onboarding or rotation is not in a state that allows this; tenant-already-onboarded, tenant-not-onboarded (invitations).",
  "413": "body-too-large: the body is larger than [limits] max_request_body_bytes.",
  "415": "unsupported-media-type: the body is not application/json.",
  "500": "internal-error, or a server-side problem such as a broken policy file (invalid-policy).",
  "502": "VB365 refused or failed (vb365-rejected, vb365-authentication, vb365-protocol...).",
- "503": "vb365-not-configured, or the vault cannot be used.",
+ "503": "vb365-not-configured, portal-not-configured, or the vault cannot be used.",
 }
 responses = {f"Problem{c}": {"description": t, "content": {"application/problem+json": {"schema": ref("Problem")}}} for c, t in problem_text.items()}
 for c in ["401"]:
@@ -146,13 +166,23 @@ paths = {
  "/v1/onboardings/{tenant}": {"get": op("getOnboarding", "One onboarding.", "onboarding:read", ok("Onboarding"), [tenant_param], extra=["404"])},
  "/v1/onboardings/{tenant}/renew-code": {"post": op("renewOnboardingCode", "A new device code for an onboarding whose code expired or failed.", "onboarding:write",
      ok("Onboarding"), [tenant_param], extra=["404", "409", "502", "503"])},
+ "/v1/invitations": {
+     "post": op("createInvitation", "Create an invitation link for the customer portal; it replaces the tenant's live one of the same kind.", "onboarding:write",
+                ok("CreatedInvitation", "201", "Created; the url is shown only in this answer."), [], body("CreateInvitationRequest"),
+                ["404", "409", "413", "415", "503"]),
+     "get": op("listInvitations", "The invitations of the tenants the token covers (never their links).", "onboarding:read", ok("InvitationList"),
+               [q("tenant", "Only this tenant's invitations.", {"type": "string", "pattern": tenant_pattern}),
+                q("state", "Only invitations in this state.", {"enum": ["active", "expired", "completed", "revoked"]})], extra=["503"])},
+ "/v1/invitations/{id}": {"delete": op("revokeInvitation", "Revoke an invitation: its link stops working at once.", "onboarding:write",
+     ok("Invitation"), [{"name": "id", "in": "path", "required": True, "description": "The invitation's id (16 hex digits).",
+                         "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}], extra=["404", "503"])},
  "/v1/audit": {"get": op("listAudit", "The vault's audit records after a sequence number (a token bound to tenants sees only theirs).", "audit:read",
      ok("AuditPage"), [q("after", "Records after this sequence number (default 0).", {"type": "integer", "minimum": 0, "maximum": 4503599627370496}),
                        limit])},
 }
 doc = {
  "openapi": "3.1.0",
- "info": {"title": "certvault", "version": "1", "description": "The certvault service: tenants, certificates, restore credentials, onboardings and rotations for Veeam Backup for Microsoft 365. Every error is application/problem+json with a stable code, a detail and a hint. See docs/api.md."},
+ "info": {"title": "certvault", "version": "1", "description": "The certvault service: tenants, certificates, restore credentials, onboardings, rotations and portal invitations for Veeam Backup for Microsoft 365. Every error is application/problem+json with a stable code, a detail and a hint. See docs/api.md."},
  "servers": [{"url": "/"}],
  "paths": paths,
  "components": {"schemas": schemas, "responses": responses,

@@ -53,6 +53,14 @@ public enum APIRoutes {
             .post, "/v1/onboardings/{tenant}/renew-code", scope: .onboardingWrite, tenant: .path,
             operationID: "renewOnboardingCode", handler: OnboardingHandlers.renewCode),
         APIRoute(.get, "/v1/audit", scope: .auditRead, operationID: "listAudit", handler: AuditHandlers.list),
+        APIRoute(
+            .post, "/v1/invitations", scope: .onboardingWrite, tenant: .body, operationID: "createInvitation",
+            handler: InvitationHandlers.create),
+        APIRoute(
+            .get, "/v1/invitations", scope: .onboardingRead, operationID: "listInvitations", handler: InvitationHandlers.list),
+        APIRoute(
+            .delete, "/v1/invitations/{id}", scope: .onboardingWrite, operationID: "revokeInvitation",
+            handler: InvitationHandlers.revoke),
     ]
 }
 

@@ -117,8 +117,10 @@ struct ServePreparation {
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
         }
+        // Invitation links of the customer portal: hashes only, in the vault folder, MACed with a key of the vault's.
+        let invitations = try InvitationStore(path: InvitationStore.defaultPath(vault: vaultPath), vault: vault)
         var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
-                                   onboardingStore: store, onboarding: onboarding)
+                                   onboardingStore: store, onboarding: onboarding, invitations: invitations)
         if let worker { services.onboardingChanged = { worker.wake() } }
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
         return ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine)
