@@ -33,7 +33,9 @@ struct AdminWorld {
         world = try APIWorld()
         clock = TestClock()
         var services = world.services
-        if invitations {
+        if !invitations {
+            services.invitations = nil
+        } else if services.invitations == nil {
             services.invitations = try InvitationStore(path: world.dir.file("vault/invitations"), vault: try world.vault())
         }
         services.configuration.portal.publicURL = "https://portal.example"
@@ -127,8 +129,7 @@ struct AdminBrowser {
 }
 
 extension TestResponse {
-    /// The body as text.
-    var text: String { String(buffer: body) }
+    // `text` (the body as a string) is PortalWorld.swift's.
 
     /// The id of the dashboard's problem section (`forbidden`, `not-found`, `csrf-refused`...), if any.
     var problemID: String? {
