@@ -100,7 +100,7 @@ enum OpenAPIDocument {
       "name": "expiringWithin",
       "in": "query",
       "required": false,
-      "description": "Only tenants whose active certificate ends within this duration: 60d, 12h, 30m, 90s.",
+      "description": "Only tenants with an active certificate that ends within this duration: 60d, 12h, 30m, 90s.",
       "schema": {
        "type": "string",
        "pattern": "^[0-9]{1,6}[dhms]?$"
@@ -1124,6 +1124,98 @@ enum OpenAPIDocument {
     ],
     "additionalProperties": false
    },
+   "Drift": {
+    "type": "object",
+    "properties": {
+     "kind": {
+      "enum": [
+       "unknown-certificate",
+       "other-generation",
+       "organization-missing"
+      ]
+     },
+     "organizationId": {
+      "type": "string"
+     },
+     "reportedThumbprint": {
+      "type": "string"
+     },
+     "expectedThumbprint": {
+      "type": "string"
+     },
+     "detectedAt": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "kind",
+     "organizationId",
+     "detectedAt"
+    ],
+    "additionalProperties": false
+   },
+   "Renewal": {
+    "type": "object",
+    "properties": {
+     "state": {
+      "enum": [
+       "current",
+       "renewal-due",
+       "awaiting-customer",
+       "rotating",
+       "rotation-refused",
+       "expired"
+      ]
+     },
+     "generation": {
+      "type": "integer"
+     },
+     "thumbprint": {
+      "type": "string"
+     },
+     "notAfter": {
+      "type": "string"
+     },
+     "daysLeft": {
+      "type": "integer"
+     },
+     "urgent": {
+      "type": "boolean"
+     },
+     "urgentAt": {
+      "type": "string"
+     },
+     "dueSince": {
+      "type": "string"
+     },
+     "remindersSent": {
+      "type": "array",
+      "items": {
+       "type": "integer",
+       "minimum": 1
+      }
+     },
+     "invitationId": {
+      "type": "string"
+     },
+     "nextStep": {
+      "type": "string"
+     },
+     "drift": {
+      "$ref": "#/components/schemas/Drift"
+     }
+    },
+    "required": [
+     "state",
+     "generation",
+     "thumbprint",
+     "notAfter",
+     "daysLeft",
+     "urgent",
+     "remindersSent"
+    ],
+    "additionalProperties": false
+   },
    "TenantListItem": {
     "type": "object",
     "properties": {
@@ -1141,6 +1233,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "organizationId": {
+      "type": "string"
+     },
+     "renewal": {
+      "$ref": "#/components/schemas/Renewal"
+     },
+     "earliestActiveNotAfter": {
       "type": "string"
      }
     },
@@ -1355,6 +1453,9 @@ enum OpenAPIDocument {
      },
      "rotation": {
       "$ref": "#/components/schemas/Rotation"
+     },
+     "renewal": {
+      "$ref": "#/components/schemas/Renewal"
      },
      "created": {
       "type": "string"
