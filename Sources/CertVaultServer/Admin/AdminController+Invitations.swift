@@ -51,7 +51,7 @@ extension AdminController {
         let grant = caller.grant
         let form = form ?? AdminInvitationForm(days: String(services.configuration.portal.invitationDays))
         var values: [String: Any] = [
-            "csrf": caller.session.csrf, "tenant": form.tenant, "displayName": form.displayName, "days": form.days,
+            "csrf": caller.csrf, "tenant": form.tenant, "displayName": form.displayName, "days": form.days,
             "kindOnboarding": form.kind != "renewal", "kindRenewal": form.kind == "renewal",
         ]
         for (field, message) in form.errors {
