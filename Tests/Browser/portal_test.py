@@ -10,10 +10,10 @@ VB365 simulator, a vault in a temporary folder, invitations and tokens, and name
      "simulatorCA": "/tmp/.../ca.pem",             /_simulator/... signs the customer in
      "pollSeconds": 1,                            [portal] status_poll_seconds
      "workerPollSeconds": 1,                      the onboarding worker's DeviceCode/check interval
-     "links": {"happy": URL, "expiry": URL, "failure": URL, "renewal": URL,
+     "links": {"happy": URL, "expiry": URL, "failure": URL, "renewal": URL, "nojs": URL,
                "revoked": URL, "expired": URL, "unknown": URL, "bench": [URL, ...]},
      "tokens": {"admin": TOKEN, "reader": TOKEN},
-     "tenants": {"happy": ID, "onboarded": ID, "invite": ID},
+     "tenants": {"happy": ID, "onboarded": ID, "invite": ID, "nojs": ID},
      "screenshots": FOLDER or null,
      "results": FILE}
 
@@ -393,6 +393,39 @@ class Portal:
         check("get a new code: awaiting the customer again", status is not None
               and status.get_attribute("data-state") == "awaiting-customer")
 
+    def without_javascript(self):
+        """JavaScript off: the form, the code, and the page's own refresh reaches "organization added"."""
+        check = self.checks.check
+        browser = Browser()
+        try:
+            browser.driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+            portal = Portal(dict(self.config, screenshots=None), browser, self.checks)
+            code = portal.to_sign_in(self.config["links"]["nojs"], self.config["tenants"]["nojs"])
+            check("no JavaScript: the form leads to the sign-in page and its code", code, portal.path())
+            check("no JavaScript: the sign-in page refreshes itself",
+                  browser.css("meta[http-equiv=refresh], meta[http-equiv=Refresh]"))
+            portal.simulator("sign-in", {"userCode": code})
+
+            def connected():
+                result, status = browser.by_id("result"), browser.by_id("status")
+                if browser.by_id("not-found") is not None:
+                    return "the refresh led to the 404 page"
+                return (result is not None and result.get_attribute("data-state") == "onboarded") or (
+                    status is not None and re.search("connected", status.text, re.I))
+            try:
+                reached = browser.wait(connected, seconds=60, what="Connected without JavaScript")
+            except TimeoutError:
+                reached = "timed out"
+            check("no JavaScript: the page's own refresh reaches Connected or 'organization added'", reached is True
+                  or not isinstance(reached, str), f"{reached}; {portal.path()}: {portal.text('status') or portal.text('result')}")
+            portal.settle()
+            browser.drain()
+            self.documents += portal.documents
+            self.b.requests += browser.requests
+            self.b.console += browser.console
+        finally:
+            browser.quit()
+
     def server_error(self):
         """VB365 refuses the organization with a message holding markup: plain words, raw text escaped."""
         check = self.checks.check
@@ -430,7 +463,7 @@ class Portal:
 
     def sign_in_admin(self, token):
         status = self.open(self.base + "/admin/login")
-        self.b.by_id("token").send_keys(token)
+        self.b.css("form#login input[name=token]")[0].send_keys(token)
         self.submit("login")
         return status
 
@@ -445,9 +478,9 @@ class Portal:
         status = self.open(self.base + "/admin/login")
         check("dashboard login: answers 200", status == 200, status)
         check("dashboard login: the token field is a password field",
-              self.b.css("form#login input#token[type=password][name=token]"))
+              self.b.css("form#login input[type=password][name=token]"))
         self.shoot("admin-login")
-        self.b.by_id("token").send_keys(self.config["tokens"]["admin"])
+        self.b.css("form#login input[name=token]")[0].send_keys(self.config["tokens"]["admin"])
         self.submit("login")
         check("dashboard: signed in with a token, on /admin", self.path() == "/admin", self.path())
         cookie = self.b.driver.get_cookie("certvault_session")
@@ -582,6 +615,8 @@ def run_tests(config):
         checks.scenario("customer happy path by keyboard", portal.happy_path)
         checks.scenario("expired code", portal.expired_code)
         checks.scenario("VB365 error message", portal.server_error)
+        if config["links"].get("nojs"):
+            checks.scenario("without JavaScript", portal.without_javascript)
         if config["links"].get("renewal"):
             checks.scenario("renewal invitation", portal.renewal)
         checks.scenario("dashboard", portal.dashboard)

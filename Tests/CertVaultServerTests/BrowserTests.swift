@@ -202,6 +202,7 @@ struct BrowserTests {
         let happy = try browser.invite("contoso", name: "Contoso Ltd")
         let expiry = try browser.invite("northwind")
         let failure = try browser.invite("fabrikam")
+        let noScript = try browser.invite("proseware")
         let renewal = try browser.invite("tailspin", kind: .renewal)
         let revoked = try browser.invite("litware")
         _ = try browser.invitations.revoke(id: revoked.invitation.id, now: UTCTime.now())
@@ -213,10 +214,10 @@ struct BrowserTests {
         let screenshots = ProcessInfo.processInfo.environment["CERTVAULT_SCREENSHOTS"] == "1"
             ? TestEnvironment.packageRoot + "/docs/portal" : world.dir.file("screenshots")
         let config = try browser.encode(browser.baseConfig(
-            links: ["happy": happy.link, "expiry": expiry.link, "failure": failure.link, "renewal": renewal.link,
+            links: ["happy": happy.link, "expiry": expiry.link, "failure": failure.link, "renewal": renewal.link, "nojs": noScript.link,
                     "revoked": revoked.link, "expired": expired.link, "unknown": unknown],
             tokens: ["admin": admin, "reader": reader],
-            tenants: ["happy": "contoso", "onboarded": "tailspin", "invite": "woodgrove"], screenshots: screenshots))
+            tenants: ["happy": "contoso", "onboarded": "tailspin", "invite": "woodgrove", "nojs": "proseware"], screenshots: screenshots))
 
         let started = Date()
         let (output, results) = try await browser.serving { try browser.runBrowser(config) }
@@ -237,6 +238,7 @@ struct BrowserTests {
         #expect(world.simulator.storedOrganizations().contains { $0.officeName == "contoso.onmicrosoft.com" })
         #expect(try browser.invitations.invitation(id: happy.invitation.id)?.status == .completed)
         #expect(try world.services.onboardingStore.load(try TenantID("fabrikam"))?.state == .failed)
+        #expect(try world.services.onboardingStore.load(try TenantID("proseware"))?.state == .onboarded, "onboarded without JavaScript")
         #expect(try browser.invitations.list().contains { $0.tenant.rawValue == "woodgrove" && $0.createdBy != "cli:browser-test" },
                 "the dashboard's invitation is in the store, made by the admin token")
         #expect(!(try browser.invitations.list().contains { $0.tenant.rawValue == "denied-tenant" }),
