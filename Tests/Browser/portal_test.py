@@ -22,8 +22,8 @@ the moment the page is ready for it. Every check prints "PASS name" or "FAIL nam
 in the results file ({"checks": [{"name", "passed", "detail"}], "figures": {...}}), which the Swift
 test turns into one expectation per check; the exit status is 1 when any check failed.
 
-`--bench` measures instead (nothing asserted): the weight (bytes, requests) and first contentful
-paint of each customer page, and the time from the simulator's sign-in to "Connected", once per
+`--bench` measures instead (nothing asserted): the weight (bytes on the wire with headers, browser
+cache off; requests) and first contentful paint of each customer page, and the time from the simulator's sign-in to "Connected", once per
 link in links.bench.
 """
 
@@ -257,8 +257,9 @@ class Portal:
         for name in fields:
             field = self.b.by_id(name)
             value = field.get_attribute("value") if field is not None else None
-            check(f"script typed into {name}: comes back as the same text or empty", value in (PAYLOAD, ""),
-                  repr(value))
+            # The field's maxlength or the server may shorten it; what comes back is the text as typed.
+            check(f"script typed into {name}: comes back as the text typed (or part of it)",
+                  value is not None and PAYLOAD.startswith(value), repr(value))
 
     def happy_path(self):
         """Keyboard only: fill and submit; the code; the simulator signs in; "Connected" in place."""
@@ -430,8 +431,9 @@ class Portal:
         """VB365 refuses the organization with a message holding markup: plain words, raw text escaped."""
         check = self.checks.check
         body = json.dumps({"message": PAYLOAD, "errorCode": "ParameterValidationFailure"})
+        # Once: a refused add is final (no retry), and the next tenants' adds must go through.
         self.simulator("faults", {"endpoint": "POST Organizations", "respond": {"status": 400, "body": body},
-                                  "count": 5})
+                                  "count": 1})
         code = self.to_sign_in(self.config["links"]["failure"], "fabrikam")
         self.simulator("sign-in", {"userCode": code})
         self.b.wait(lambda: self.path().endswith("/done"), seconds=60, what="the done page")
@@ -637,6 +639,8 @@ def run_bench(config):
     try:
         portal = Portal(dict(config, screenshots=None), browser, checks)
         browser.size("1280")
+        # Every load as a first visit: the stylesheet, script and logo count each time.
+        browser.driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
 
         def measure(name):
             browser.wait(lambda: browser.js("return performance.getEntriesByName('first-contentful-paint').length"),
