@@ -205,6 +205,7 @@ let package = Package(
                 "CertVaultVault",
                 "CertVaultHTTP",
                 "CertVaultVB365",
+                "CertVaultOnboarding",
                 "CertVaultServer",
                 "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

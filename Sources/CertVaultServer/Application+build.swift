@@ -47,6 +47,8 @@ public func buildRouter(
             try await route.respond(request, context, services: services)
         }
     }
+    PortalController(services: services, logger: logger).addRoutes(to: router)
+    AdminController(services: services).addRoutes(to: router)
     return router
 }
 

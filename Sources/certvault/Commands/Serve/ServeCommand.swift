@@ -4,6 +4,7 @@ import CertVaultConfiguration
 import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
+import CertVaultPolicy
 import CertVaultServer
 import CertVaultVault
 import CertVaultVB365
@@ -43,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(prepared.lock) {} }  // held until the service has stopped
         do {
             try await ServiceRunner.run(
-                services: prepared.services, worker: prepared.worker,
+                services: prepared.services, worker: prepared.worker, background: prepared.renewal.map { [$0] } ?? [],
                 selfSignedFile: "\(configuration.vault.path)/serve-certificate.pem", readyFile: readyFile, logger: logger
             ) { ready in
                 var lines = ["certvault serve: listening on \(ready.url) (process \(ready.pid))"]
@@ -56,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
                     lines.append("  try: curl --cacert \(file) \(ready.url)/healthz")
                 }
                 lines.append(prepared.workerLine)
+                lines.append(prepared.renewalLine)
                 Terminal.out(lines.joined(separator: "\n") + "\n")
             }
         }
@@ -69,6 +71,9 @@ struct ServePreparation {
     let services: AppServices
     let worker: OnboardingWorker?
     let workerLine: String
+    /// The renewal scheduler (when `[renewal] enabled`).
+    var renewal: RenewalSchedulerService?
+    var renewalLine = "renewal scheduler: off ([renewal] enabled = false)"
 
     static func prepare(_ configuration: ServiceConfiguration, logger: Logger) throws -> ServePreparation {
         let vaultPath = configuration.vault.path
@@ -117,10 +122,22 @@ struct ServePreparation {
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
         }
+        // Invitation links of the customer portal: hashes only, in the vault folder, MACed with a key of the vault's.
+        let invitations = try InvitationStore(path: InvitationStore.defaultPath(vault: vaultPath), vault: vault)
         var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
-                                   onboardingStore: store, onboarding: onboarding)
+                                   onboardingStore: store, onboarding: onboarding, invitations: invitations)
         if let worker { services.onboardingChanged = { worker.wake() } }
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
-        return ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine)
+        var prepared = ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine)
+        if configuration.renewal.enabled {
+            // The scheduler records into services.events: it must be the final sink by now.
+            let renewBeforeDays = try configuration.issuancePolicy().renewBeforeDays
+            prepared.renewal = RenewalSchedulerService.make(services: services, vault: try vault.anotherHandle(),
+                                                            renewBeforeDays: renewBeforeDays, invitations: nil, logger: logger)
+            prepared.renewalLine = "renewal scheduler: every \(configuration.renewal.intervalHours) h, reminders at "
+                + "\(configuration.renewal.reminderDays.map(String.init).joined(separator: ", ")) days, drift check "
+                + (configuration.renewal.checkDrift && onboarding != nil ? "on" : "off")
+        }
+        return prepared
     }
 }
