@@ -22,10 +22,11 @@ import Glibc
 /// `selenium` (empty when everything is installed).
 let browserToolsMissing: [String] = {
     var missing: [String] = []
-    if !["/usr/bin/chromium", "/usr/bin/chromium-browser"].contains(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+    let executable = { (paths: [String]) in paths.contains { FileManager.default.isExecutableFile(atPath: $0) } }
+    if !executable(["/usr/bin/chromium", "/usr/bin/chromium-browser"]) {
         missing.append("chromium (apt-get install chromium)")
     }
-    if !["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].contains(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+    if !executable(["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]) {
         missing.append("chromedriver (apt-get install chromium-driver)")
     }
     if !ExternalTool.python3.isAvailable || (try? ExternalTool.python3.run(["-c", "import selenium"]).status) != 0 {
@@ -56,7 +57,8 @@ final class BrowserWorld: @unchecked Sendable {
         world = try APIWorld()
         self.workerPollSeconds = workerPollSeconds
         port = try Self.freePort()
-        invitations = try InvitationStore(path: InvitationStore.defaultPath(vault: world.dir.file("vault")), vault: try world.vault())
+        invitations = try InvitationStore(
+            path: InvitationStore.defaultPath(vault: world.dir.file("vault")), vault: try world.vault())
         let logo = try world.dir.write("logo.svg", """
             <svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40">\
             <rect width="40" height="40" rx="8" fill="#1f5fa8"/><path d="M10 22l7 7 13-16" stroke="#fff" \
@@ -102,11 +104,13 @@ final class BrowserWorld: @unchecked Sendable {
     }
 
     /// An invitation's link, as the dashboard shows it.
-    func invite(_ tenant: String, kind: Invitation.Kind = .onboarding, name: String? = nil, lifetime: Int64 = 7 * 86_400,
-                now: Int64 = UTCTime.now()) throws -> (invitation: Invitation, link: String) {
+    func invite(
+        _ tenant: String, kind: Invitation.Kind = .onboarding, name: String? = nil, lifetime: Int64 = 7 * 86_400,
+        now: Int64 = UTCTime.now()
+    ) throws -> (invitation: Invitation, link: String) {
         let (invitation, token) = try invitations.create(
-            tenant: try TenantID(tenant), kind: kind, displayName: name ?? tenant.capitalized, lifetimeSeconds: lifetime,
-            createdBy: "cli:browser-test", now: now)
+            tenant: try TenantID(tenant), kind: kind, displayName: name ?? tenant.capitalized,
+            lifetimeSeconds: lifetime, createdBy: "cli:browser-test", now: now)
         return (invitation, base + "/onboard/" + token.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
     }
 
@@ -115,7 +119,8 @@ final class BrowserWorld: @unchecked Sendable {
     func issue(_ tenant: String, days: Int) throws {
         var policy = try PolicyLoader.builtInDefault()
         policy.validityDays = days
-        let credential = try Issuer(policy: policy, logger: APIWorld.logger).issue(IssuanceRequest(tenant: try TenantID(tenant)))
+        let issuer = Issuer(policy: policy, logger: APIWorld.logger)
+        let credential = try issuer.issue(IssuanceRequest(tenant: try TenantID(tenant)))
         _ = try world.vault().store(tenant: try TenantID(tenant), payload: EntryPayload(credential))
     }
 
@@ -153,7 +158,9 @@ final class BrowserWorld: @unchecked Sendable {
 
     /// Runs Tests/Browser/portal_test.py with `config` in a 0600 file named by an environment
     /// variable (it holds tokens: never in argv).
-    func runBrowser(_ config: (json: Data, results: String), arguments: [String] = []) throws -> (ProcessOutput, BrowserResults) {
+    func runBrowser(
+        _ config: (json: Data, results: String), arguments: [String] = []
+    ) throws -> (ProcessOutput, BrowserResults) {
         let configFile = config.results + ".json"
         try PrivateFiles.writeNewFile(configFile, bytes: config.json)
         let output = try ExternalTool.python3.run(
@@ -164,7 +171,9 @@ final class BrowserWorld: @unchecked Sendable {
         return (output, results)
     }
 
-    func baseConfig(links: [String: Any], tokens: [String: String], tenants: [String: String], screenshots: String?) -> [String: Any] {
+    func baseConfig(
+        links: [String: Any], tokens: [String: String], tenants: [String: String], screenshots: String?
+    ) -> [String: Any] {
         [
             "base": base, "simulator": world.simulator.baseURL, "simulatorCA": world.dir.file("ca.pem"),
             "pollSeconds": services.configuration.portal.statusPollSeconds, "workerPollSeconds": workerPollSeconds,
@@ -214,10 +223,12 @@ struct BrowserTests {
         let screenshots = ProcessInfo.processInfo.environment["CERTVAULT_SCREENSHOTS"] == "1"
             ? TestEnvironment.packageRoot + "/docs/portal" : world.dir.file("screenshots")
         let config = try browser.encode(browser.baseConfig(
-            links: ["happy": happy.link, "expiry": expiry.link, "failure": failure.link, "renewal": renewal.link, "nojs": noScript.link,
+            links: ["happy": happy.link, "expiry": expiry.link, "failure": failure.link, "renewal": renewal.link,
+                    "nojs": noScript.link,
                     "revoked": revoked.link, "expired": expired.link, "unknown": unknown],
             tokens: ["admin": admin, "reader": reader],
-            tenants: ["happy": "contoso", "onboarded": "tailspin", "invite": "woodgrove", "nojs": "proseware"], screenshots: screenshots))
+            tenants: ["happy": "contoso", "onboarded": "tailspin", "invite": "woodgrove", "nojs": "proseware"],
+            screenshots: screenshots))
 
         let started = Date()
         let (output, results) = try await browser.serving { try browser.runBrowser(config) }
