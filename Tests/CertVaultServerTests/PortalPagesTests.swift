@@ -9,6 +9,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Logging
 import Testing
 
 @Suite("The customer's pages against a real vault, invitation store and the VB365 simulator", .serialized)
@@ -94,7 +95,7 @@ struct PortalPagesTests {
             let done = try await client.get("/onboard/\(token)/done")
             #expect(done.status == .ok)
             #expect(done.hasSecurityHeaders())
-            #expect(done.text.contains(#"id="result" class="result-onboarded" data-state="onboarded""#))
+            #expect(done.text.contains(#"id="result" class="card result-onboarded" data-state="onboarded""#))
             #expect(done.text.contains(#"id="contact""#))
             #expect(!done.text.contains(code), "no code on the done page")
             #expect(!done.text.contains("csrf"), "no form on the done page")
@@ -192,7 +193,7 @@ struct PortalPagesTests {
             #expect(response.text.contains(#"id="form-errors""#))
             for field in ["organization", "region", "services", "contact_name", "contact_email"] {
                 #expect(response.text.contains(#"<p class="field-error" id="error-\#(field)">"#), "\(field)")
-                #expect(response.text.contains(#"aria-invalid="true" aria-describedby="error-\#(field)"#), "\(field)")
+                #expect(response.text.contains(#"aria-invalid="true" aria-describedby="error-\#(field)""#), "\(field)")
                 #expect(response.text.contains(##"<a href="#\##(field)">"##), "\(field) in the summary")
             }
             #expect(response.text.contains(#"value="not a domain""#), "the values come back")
@@ -348,5 +349,24 @@ struct PortalPagesTests {
             #expect(dead.status == .notFound)
         }
         #expect(try world.api.vault().auditRecords().records.contains { $0.action == "portal.rotation.start" })
+    }
+
+    @Test("The request log at debug level never holds an invitation token; the path is logged with it replaced")
+    func tokenNeverLogged() async throws {
+        let world = try PortalWorld()
+        let (_, token) = try world.invite("fabrikam")
+        let logs = CapturedLogs()
+        let logger = Logger(label: "capture") { _ in CapturedLogs.Handler(sink: logs) }
+        try await world.app(logger: logger).test(.router) { client in
+            let csrf = try #require(try await client.get("/onboard/\(token)").csrf)
+            _ = try await client.post("/onboard/\(token)", form: [("csrf", csrf)] + Self.validForm)
+            _ = try await client.get("/onboard/\(token)/sign-in")
+            _ = try await client.get("/onboard/\(token)/status")
+            _ = try await client.get("/onboard/\(token)x/done")
+        }
+        let secret = String(token.split(separator: "_").last!)
+        #expect(!logs.all.isEmpty)
+        #expect(!logs.all.contains { $0.contains(secret) })
+        #expect(logs.all.contains { $0.contains("/onboard/[token]/sign-in") })
     }
 }

@@ -5,6 +5,7 @@ import CertVaultServer
 import CertVaultTesting
 import Foundation
 import HTTPTypes
+import Logging
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -40,8 +41,8 @@ final class PortalWorld: @unchecked Sendable {
         return (made.invitation, made.token.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
     }
 
-    func app() -> some ApplicationProtocol {
-        Application(router: buildRouter(services: services, logger: APIWorld.logger), logger: APIWorld.logger)
+    func app(logger: Logger = APIWorld.logger) -> some ApplicationProtocol {
+        Application(router: buildRouter(services: services, logger: logger), logger: logger)
     }
 }
 

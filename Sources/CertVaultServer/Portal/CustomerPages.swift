@@ -62,17 +62,38 @@ extension PortalController {
         guard invitation.isUsable(now: now) || justCompleted || (done && invitation.showsDonePage(now: now)) else {
             throw HTTPError(.notFound)
         }
-        if justCompleted {
-            let kind = invitation.kind.rawValue
-            try? await services.vault.use {
+        if justCompleted { await auditCompletion(invitation) }
+        return Visit(
+            token: token, invitation: invitation, record: record, justCompleted: justCompleted,
+            csrf: try await csrf.checker())
+    }
+
+    func auditCompletion(_ invitation: Invitation) async {
+        let kind = invitation.kind.rawValue
+        do {
+            try await services.vault.use {
                 try $0.recordAudit(
                     action: "portal.invitation.complete", tenant: invitation.tenant,
                     detail: "invitation \(invitation.id) (\(kind)) completed: its work is finished")
             }
+        } catch {
+            logger.error("portal: the completion of invitation \(invitation.id) could not be audited: \(Self.describe(error))")
         }
-        return Visit(
-            token: token, invitation: invitation, record: record, justCompleted: justCompleted,
-            csrf: try await csrf.checker())
+    }
+
+    /// Marks the invitation completed when `visit.record` (read again since the visit began) says
+    /// its work is finished.
+    func completeIfFinished(_ visit: Visit) async throws -> Visit {
+        guard let store = services.invitations, visit.invitation.isUsable(now: services.clock()),
+            CustomerProgress.isComplete(invitation: visit.invitation, record: visit.record)
+        else { return visit }
+        let id = visit.invitation.id
+        let now = services.clock()
+        var visit = visit
+        visit.invitation = try await services.work.run { try store.markCompleted(id: id, now: now) }
+        visit.justCompleted = true
+        await auditCompletion(visit.invitation)
+        return visit
     }
 
     /// Refuses a POST whose `csrf` field is missing or wrong (403 page), before anything else.
@@ -102,6 +123,7 @@ extension PortalController {
         if visit.justCompleted { return PageResponse.seeOther("/onboard/\(visit.token)/done") }
         if visit.renewal {
             visit = try await checkRotation(visit)
+            if visit.justCompleted { return PageResponse.seeOther("/onboard/\(visit.token)/done") }
             return try renewalPage(visit, startError: nil)
         }
         switch visit.record?.state {
@@ -280,7 +302,7 @@ extension PortalController {
         } catch {
             logger.warning("portal: checking the rotation of \(tenant) failed", metadata: ["error": "\(Self.describe(error))"])
         }
-        return visit
+        return try await completeIfFinished(visit)
     }
 
     // MARK: Sign-in, status, done
@@ -289,6 +311,7 @@ extension PortalController {
         var visit = try await visit(context)
         if visit.justCompleted { return PageResponse.seeOther("/onboard/\(visit.token)/done") }
         visit = try await checkRotation(visit)
+        if visit.justCompleted { return PageResponse.seeOther("/onboard/\(visit.token)/done") }
         guard let progress = CustomerProgress(invitation: visit.invitation, record: visit.record, now: services.clock())
         else { return PageResponse.seeOther("/onboard/\(visit.token)") }
         guard progress.state == .awaitingCustomer || progress.state == .addingOrganization,

@@ -166,7 +166,10 @@ struct OnboardingForm: Sendable {
             // The summary lists them in the order of the form.
             let order = ["organization", "region", "services", "contact_name", "contact_email"]
                 + (0..<extras.count).map { "extra_\($0 + 1)" }
-            values["formErrors"] = order.compactMap { name in errors[name].map { ["field": name, "message": $0] } }
+            let summary = order.compactMap { name in errors[name].map { ["field": name, "message": $0] } }
+            values["formErrors"] = summary
+            values["hasFormErrors"] = true
+            values["severalErrors"] = summary.count > 1
         }
         return values
     }

@@ -2,7 +2,6 @@ public import CertVaultAccess
 import CertVaultConfiguration
 public import CertVaultCore
 public import CertVaultOnboarding
-import CertVaultVault
 import Foundation
 import Hummingbird
 
@@ -143,25 +142,6 @@ public enum InvitationLink {
 
 /// Invitations: links for the customer portal (docs/portal.md, "Invitations").
 enum InvitationHandlers {
-    /// 503 when the service has no invitation store (no portal).
-    static func requireStore(_ services: AppServices) throws -> InvitationStore {
-        guard let store = services.invitations else {
-            throw Problem(
-                .serviceUnavailable, code: "portal-not-configured",
-                detail: "This service has no customer portal, so it keeps no invitations.",
-                hint: "Start the service with 'certvault serve' (it opens the invitation store in the vault folder).")
-        }
-        return store
-    }
-
-    /// 404 for an invitation that does not exist or whose tenant the grant does not cover: the two
-    /// are indistinguishable on purpose (an id never reveals another tenant's invitation).
-    static func notFound(_ id: String) -> Problem {
-        Problem(
-            .notFound, code: "invitation-not-found", detail: "There is no invitation \(Problem.quoted(id, limit: 40)).",
-            hint: "List the invitations with GET /v1/invitations.")
-    }
-
     @Sendable static func create(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {
         let grant = try input.requireGrant()
         _ = try Query(request, allowed: [])
@@ -181,42 +161,11 @@ enum InvitationHandlers {
                 .badRequest, code: "invalid-body", detail: "The field 'expiresInDays' must be between 1 and 90.",
                 hint: "Leave it out for the default of \(services.configuration.portal.invitationDays) days.")
         }
-        let store = try requireStore(services)
-        let onboardingStore = services.onboardingStore
-        let record = try await services.work.run { try TenantReader.record(onboardingStore, tenant: tenant, grant: grant) }
-        do {
-            try InvitationRules.check(kind: kind, tenant: tenant, record: record)
-        } catch let error as CertVaultError {
-            throw Problem(error, status: .conflict)
-        }
+        // The dashboard's form takes the same path: one live link per tenant and kind, the kind
+        // checked against the tenant's onboarding, every change audited.
+        let made = try await AdminInvitations.create(
+            input, tenant: tenant, kind: kind, displayName: body.displayName, days: days, actor: "api token \(grant.accessor)")
         let now = services.clock()
-        let displayName = body.displayName
-        let made = try await services.work.run {
-            try store.createReplacingActive(
-                tenant: tenant, kind: kind, displayName: displayName, lifetimeSeconds: Int64(days) * 86_400,
-                createdBy: grant.accessor, now: now)
-        }
-        let actor = "api token \(grant.accessor)"
-        do {
-            try await services.vault.use { vault in
-                try vault.recordAudit(
-                    action: "invitation.create", tenant: tenant,
-                    detail: InvitationRules.createdDetail(made.invitation, by: actor, replaced: made.replaced))
-                for old in made.replaced {
-                    try vault.recordAudit(
-                        action: "invitation.revoke", tenant: tenant,
-                        detail: InvitationRules.revokedDetail(old, by: actor, reason: "replaced by \(made.invitation.id)"))
-                }
-            }
-        } catch {
-            // An invitation nobody can account for must not work: revoke it before failing.
-            let id = made.invitation.id
-            _ = try? await services.work.run { try store.revoke(id: id, now: now) }
-            throw Problem(
-                .internalServerError, code: "audit-failed",
-                detail: "The invitation was not created: its creation could not be written to the vault's audit log.",
-                hint: "Check the vault folder (disk space, permissions) and 'certvault audit verify', then try again.")
-        }
         let view = CreatedInvitationView(
             invitation: InvitationView(made.invitation, now: now), replaced: made.replaced.map(\.id))
         var bytes = try InvitationLink.json(base: services.configuration.portalPublicURL, token: made.token, rest: view)
@@ -236,7 +185,7 @@ enum InvitationHandlers {
                 "The query parameter state must be one of \(states.joined(separator: ", ")).", hint: "For example state=active.")
         }
         let tenant = try query["tenant"].map { try RouteInput.tenant(fromPath: $0) }
-        let store = try requireStore(input.services)
+        let store = try AdminInvitations.requireStore(input.services)
         let now = input.services.clock()
         let all = try await input.services.work.run { try store.list() }
         let views = all.filter { invitation in
@@ -250,28 +199,17 @@ enum InvitationHandlers {
         let grant = try input.requireGrant()
         _ = try Query(request, allowed: [])
         let id = try context.parameters.require("id")
-        let store = try requireStore(input.services)
+        _ = try AdminInvitations.requireStore(input.services)
         guard InvitationText.isValidID(id) else {
             if InvitationText.looksLikeToken(id) {
                 throw Problem(
                     .badRequest, code: "invalid-input", detail: "That is an invitation token, not an id.",
                     hint: "Give the id (the 16 characters after 'cvi_'); the link's token stays out of URLs, logs and histories.")
             }
-            throw notFound(id)
+            throw AdminInvitations.notFound(id)
         }
-        let services = input.services
-        let now = services.clock()
-        guard let current = try await services.work.run({ try store.invitation(id: id) }), grant.covers(current.tenant) else {
-            throw notFound(id)
-        }
-        let revoked = try await services.work.run { try store.revoke(id: id, now: now) }
-        if current.status == .active, revoked.status == .revoked {
-            let actor = "api token \(grant.accessor)"
-            try await services.vault.use { vault in
-                try vault.recordAudit(
-                    action: "invitation.revoke", tenant: revoked.tenant, detail: InvitationRules.revokedDetail(revoked, by: actor))
-            }
-        }
+        let revoked = try await AdminInvitations.revoke(input, id: id, actor: "api token \(grant.accessor)")
+        let now = input.services.clock()
         return try JSONResponse.make(InvitationView(revoked, now: now))
     }
 }
