@@ -100,7 +100,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print("latencies in ms                                   p50      p95      p99      max")
         print("bare libcurl POST (floor)                      \(ms(floor, 0.5))  \(ms(floor, 0.95))  \(ms(floor, 0.99))  \(ms(floor, 1))")
         print("record() alone (file + folder fsync)           \(ms(recordTimes, 0.5))  \(ms(recordTimes, 0.95))  \(ms(recordTimes, 0.99))  \(ms(recordTimes, 1))")
-        print("after record() returned, to receiver            \(ms(afterRecord, 0.5))  \(ms(afterRecord, 0.95))  \(ms(afterRecord, 0.99))  \(ms(afterRecord, 1))")
+        print("after record() returned, to receiver           \(ms(afterRecord, 0.5))  \(ms(afterRecord, 0.95))  \(ms(afterRecord, 0.99))  \(ms(afterRecord, 1))")
         print("record() called to receiver (service path)     \(ms(latencies, 0.5))  \(ms(latencies, 0.95))  \(ms(latencies, 0.99))  \(ms(latencies, 1))")
         let ratio = latencies.sorted()[latencies.count / 2] / max(floor.sorted()[floor.count / 2], 1e-9)
         print(String(format: "median ratio service path / floor: %.1fx", ratio))
