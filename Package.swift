@@ -217,6 +217,7 @@ let package = Package(
                 "CertVaultVault",
                 "CertVaultHTTP",
                 "CertVaultVB365",
+                "CertVaultOnboarding",
                 "CertVaultServer",
                 "CertVaultWebhooks",
                 "CertVaultOnboarding",

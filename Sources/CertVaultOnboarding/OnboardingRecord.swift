@@ -151,6 +151,19 @@ public struct OnboardingRecord: Codable, Sendable, Hashable {
     public var created: String
     public var updated: String
     public var history: [Event]
+    /// Where the renewal of the certificate VB365 uses stands, and which reminders went out
+    /// (written by the ``RenewalScheduler``); `nil` in records made before it existed.
+    public var renewal: RenewalState?
+    /// Whether rotations of this tenant need the customer (VB365's `configureApplication`, the
+    /// default) or run by themselves because the provider manages the Entra application
+    /// (`false`). `nil`: the choice of the last rotation, else `true`. See docs/renewal.md.
+    public var renewalConfiguresApplication: Bool?
+
+    /// Whether a renewal of this tenant needs the customer's sign-in (see
+    /// ``renewalConfiguresApplication``).
+    public var renewalNeedsCustomer: Bool {
+        renewalConfiguresApplication ?? rotation?.configureApplication ?? true
+    }
 
     public init(intake: Intake, serverURL: String, now: String) {
         self.intake = intake

@@ -37,7 +37,9 @@ public func buildRouter(
     configure(router)
     router.add(middleware: ProblemMiddleware())
     // Requests at debug level, with their headers but never the token's value.
-    router.add(middleware: LogRequestsMiddleware(.debug, includeHeaders: .all(except: [.cookie]), redactHeaders: [.authorization]))
+    // (Invitation tokens in /onboard/ paths are replaced by PageTokenLogFilter.)
+    router.add(middleware: PageTokenLogFilter(
+        LogRequestsMiddleware(.debug, includeHeaders: .all(except: [.cookie]), redactHeaders: [.authorization]), level: .debug))
     router.add(middleware: BodyLimitMiddleware(maximum: services.configuration.maxRequestBodyBytes))
     let protected = router.group()
     protected.add(middleware: TokenAuthenticationMiddleware(tokens: services.tokens, work: services.work, clock: services.clock))
@@ -47,6 +49,8 @@ public func buildRouter(
             try await route.respond(request, context, services: services)
         }
     }
+    PortalController(services: services, logger: logger).addRoutes(to: router)
+    AdminController(services: services).addRoutes(to: router)
     return router
 }
 

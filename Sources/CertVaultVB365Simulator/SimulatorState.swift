@@ -126,6 +126,34 @@ final class SimulatorState: @unchecked Sendable {
         }
     }
 
+    // MARK: Changes behind the client's back (drift)
+
+    /// Sets the thumbprint the organization reports. False when it is unknown.
+    func replaceThumbprint(organizationId: String, with thumbprint: String) -> Bool {
+        withStorage { storage in
+            let id = organizationId.lowercased()
+            guard var stored = storage.organizations[id] else { return false }
+            stored.thumbprint = thumbprint
+            for keyPath in [\VB365Organization.exchangeOnlineSettings, \VB365Organization.sharePointOnlineSettings] {
+                stored.organization[keyPath: keyPath]?.applicationCertificateThumbprint = thumbprint
+            }
+            storage.organizations[id] = stored
+            saveStore(storage)
+            return true
+        }
+    }
+
+    /// Removes the organization. False when it is unknown.
+    func deleteOrganization(id: String) -> Bool {
+        withStorage { storage in
+            let key = id.lowercased()
+            guard storage.organizations.removeValue(forKey: key) != nil else { return false }
+            storage.order.removeAll { $0 == key }
+            saveStore(storage)
+            return true
+        }
+    }
+
     // MARK: Store file
 
     /// Writes the organizations to the store file, if one is configured (under the lock).

@@ -120,6 +120,17 @@ public final class VB365Simulator: @unchecked Sendable {
         state.withStorage { storage in storage.order.compactMap { storage.organizations[$0]?.organization } }
     }
 
+    /// Changes the certificate thumbprint VB365 reports for an organization behind certvault's
+    /// back (as an administrator changing it in VB365 would). False when the organization is unknown.
+    @discardableResult
+    public func replaceThumbprint(organizationId: String, with thumbprint: String) -> Bool {
+        state.replaceThumbprint(organizationId: organizationId, with: thumbprint)
+    }
+
+    /// Deletes an organization behind certvault's back. False when it is unknown.
+    @discardableResult
+    public func deleteOrganization(id: String) -> Bool { state.deleteOrganization(id: id) }
+
     /// How many certificates an organization has been given.
     public func certificateGenerations(organizationId: String) -> Int? {
         state.withStorage { $0.organizations[organizationId]?.certificateGenerations }

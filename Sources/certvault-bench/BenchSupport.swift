@@ -58,10 +58,11 @@ final class BenchSimulator {
     let caFile: String
     let passwordFile: String
 
-    init(apiVersion: String, work: String) throws {
+    /// - Parameter store: the simulator's organizations file (`--store`), e.g. one written ahead.
+    init(apiVersion: String, work: String, store: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: try Subprocess.certvault())
         process.arguments = ["vb365", "simulate", "--port", "0", "--api-version", apiVersion, "--sign-in-after", "0",
-                             "--state-dir", "\(work)/sim", "--ready-file", "\(work)/ready.json"]
+                             "--state-dir", "\(work)/sim", "--ready-file", "\(work)/ready.json"] + (store.map { ["--store", $0] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(30)

@@ -20,8 +20,8 @@ struct CertVault: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
             VaultCommand.self, AuditCommand.self, OnboardCommand.self, RotateCommand.self, RestoreCredentialCommand.self, VB365Command.self,
-            InspectCommand.self, PolicyCommand.self, ServeCommand.self, TokenCommand.self, VersionCommand.self,
-            WebhookCommand.self,
+            InspectCommand.self, PolicyCommand.self, ServeCommand.self, TokenCommand.self,
+            InviteCommand.self, InvitationCommand.self, WebhookCommand.self, VersionCommand.self,
         ]
     )
 

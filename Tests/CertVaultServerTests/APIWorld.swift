@@ -106,7 +106,8 @@ final class APIWorld: @unchecked Sendable {
         let vault = VaultService(handles: [try Self.openVault(dir), try Self.openVault(dir)], work: work)
         var services = AppServices(
             configuration: configuration, work: work, vault: vault,
-            tokens: tokens.store, onboardingStore: store, onboarding: onboarding, readiness: probe)
+            tokens: tokens.store, onboardingStore: store, onboarding: onboarding, readiness: probe,
+            invitations: try InvitationStore(path: InvitationStore.defaultPath(vault: dir.file("vault")), vault: try Self.openVault(dir)))
         let wakes = workerWakes
         services.onboardingChanged = { wakes.add() }
         self.services = services

@@ -31,6 +31,8 @@ struct AuthorizationTableTests {
         case "startOnboarding": body = #"{"tenant":"contoso","organizationName":"contoso.onmicrosoft.com"}"#
         case "startRotation": body = #"{"configureApplication":false}"#
         case "issueCertificate": body = #"{"policy":"fast"}"#
+        case "createInvitation": body = #"{"tenant":"contoso","kind":"renewal"}"#
+        case "revokeInvitation": uri = "/v1/invitations/0123456789abcdef"
         default: break
         }
         return (uri, body)

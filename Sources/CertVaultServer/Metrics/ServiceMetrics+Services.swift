@@ -9,7 +9,10 @@ extension ServiceMetrics {
     public func refresh(from services: AppServices) async {
         if let entries = try? await services.vault.use({ try $0.list() }) { certificates(entries) }
         let store = services.onboardingStore
-        if let records = try? await services.work.run({ try store.all() }) { onboardings(records: records) }
+        if let records = try? await services.work.run({ try store.all() }) {
+            onboardings(records: records)
+            renewals(records: records)
+        }
         if let reader = try? await services.vault.credentialReader() { audit(reader.committer.statistics) }
     }
 

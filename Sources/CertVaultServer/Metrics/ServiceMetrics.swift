@@ -22,6 +22,10 @@ internal import Synchronization
 /// | `certvault_audit_record_failures_total` | counter | |
 /// | `certvault_tenants` | gauge | |
 /// | `certvault_certificate_expiration_timestamp_seconds` | gauge | `tenant` |
+/// | `certvault_renewal_tenants` | gauge | `state` (every renewal state, 0 when none) |
+/// | `certvault_vb365_drift_tenants` | gauge | `kind` (every kind of drift, 0 when none) |
+/// | `certvault_renewal_passes_total` | counter | `outcome` (`completed`, `failed`) |
+/// | `certvault_renewal_last_pass_timestamp_seconds` | gauge | |
 public final class ServiceMetrics: Sendable {
     /// The registry `GET /metrics` emits.
     public let registry: PrometheusCollectorRegistry
@@ -73,7 +77,24 @@ public final class ServiceMetrics: Sendable {
         namespace: "certvault", subsystem: "certificate", metricName: "expiration_timestamp", unitName: "seconds",
         helpText: "Expiry (notAfter, Unix time) of each tenant's newest active certificate.")
 
+    nonisolated(unsafe) static let renewalTenants = MetricNameDescriptor(
+        namespace: "certvault", subsystem: "renewal", metricName: "tenants", unitName: "",
+        helpText: "Onboarded tenants by renewal state (the scheduler's view of the certificate VB365 uses).")
+    nonisolated(unsafe) static let driftTenants = MetricNameDescriptor(
+        namespace: "certvault", subsystem: "vb365", metricName: "drift_tenants", unitName: "",
+        helpText: "Tenants on which VB365 disagrees with the vault, by kind of drift (last drift check).")
+    nonisolated(unsafe) static let renewalPasses = MetricNameDescriptor(
+        namespace: "certvault", subsystem: "renewal", metricName: "passes", unitName: "total",
+        helpText: "Renewal scheduler passes, by outcome (failed: the records or the vault could not be read).")
+    nonisolated(unsafe) static let renewalLastPass = MetricNameDescriptor(
+        namespace: "certvault", subsystem: "renewal", metricName: "last_pass_timestamp", unitName: "seconds",
+        helpText: "When the renewal scheduler last completed a pass (Unix time; 0 before the first).")
+
     let onboardingGauges: [String: Gauge]
+    let renewalGauges: [RenewalState.State: Gauge]
+    let driftGauges: [RenewalState.Drift.Kind: Gauge]
+    let renewalPassCounters: [Bool: Counter]
+    let renewalLastPassGauge: Gauge
     let vb365Counters: [VB365Outcome: Counter]
     let vb365ErrorCounter: Counter
     let auditRecordCounter: Counter
@@ -101,6 +122,21 @@ public final class ServiceMetrics: Sendable {
             onboardingGauges[state.rawValue] = registry.makeGauge(descriptor: Self.onboardings, labels: [("state", state.rawValue)])
         }
         self.onboardingGauges = onboardingGauges
+        var renewalGauges: [RenewalState.State: Gauge] = [:]
+        for state in RenewalState.State.allCases {
+            renewalGauges[state] = registry.makeGauge(descriptor: Self.renewalTenants, labels: [("state", state.rawValue)])
+        }
+        self.renewalGauges = renewalGauges
+        var driftGauges: [RenewalState.Drift.Kind: Gauge] = [:]
+        for kind in RenewalState.Drift.Kind.allCases {
+            driftGauges[kind] = registry.makeGauge(descriptor: Self.driftTenants, labels: [("kind", kind.rawValue)])
+        }
+        self.driftGauges = driftGauges
+        renewalPassCounters = [
+            true: registry.makeCounter(descriptor: Self.renewalPasses, labels: [("outcome", "completed")]),
+            false: registry.makeCounter(descriptor: Self.renewalPasses, labels: [("outcome", "failed")]),
+        ]
+        renewalLastPassGauge = registry.makeGauge(descriptor: Self.renewalLastPass)
         var vb365Counters: [VB365Outcome: Counter] = [:]
         for outcome in VB365Outcome.allCases {
             vb365Counters[outcome] = registry.makeCounter(descriptor: Self.vb365Calls, labels: [("outcome", outcome.rawValue)])
@@ -148,6 +184,30 @@ public final class ServiceMetrics: Sendable {
     /// Sets the onboardings per state from the records.
     public func onboardings(records: [OnboardingRecord]) {
         onboardings(records.reduce(into: [:]) { $0[$1.state, default: 0] += 1 })
+    }
+
+    /// Sets the tenants per renewal state and per kind of drift; missing ones are set to 0.
+    public func renewals(states: [RenewalState.State: Int], drift: [RenewalState.Drift.Kind: Int]) {
+        for state in RenewalState.State.allCases { renewalGauges[state]?.set(to: Double(states[state] ?? 0)) }
+        for kind in RenewalState.Drift.Kind.allCases { driftGauges[kind]?.set(to: Double(drift[kind] ?? 0)) }
+    }
+
+    /// Sets the renewal gauges from the onboarding records (their ``OnboardingRecord/renewal``).
+    public func renewals(records: [OnboardingRecord]) {
+        var states: [RenewalState.State: Int] = [:]
+        var drift: [RenewalState.Drift.Kind: Int] = [:]
+        for record in records where record.state == .onboarded {
+            guard let renewal = record.renewal else { continue }
+            states[renewal.state, default: 0] += 1
+            if let kind = renewal.drift?.kind { drift[kind, default: 0] += 1 }
+        }
+        renewals(states: states, drift: drift)
+    }
+
+    /// Counts one scheduler pass; a completed one also sets the last-pass time (Unix seconds).
+    public func renewalPass(completed: Bool, at now: Int64) {
+        renewalPassCounters[completed]?.increment()
+        if completed { renewalLastPassGauge.set(to: Double(now)) }
     }
 
     /// Brings the audit counters up to a committer's statistics (they only ever grow).

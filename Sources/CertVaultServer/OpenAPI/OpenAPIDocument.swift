@@ -10,7 +10,7 @@ enum OpenAPIDocument {
  "info": {
   "title": "certvault",
   "version": "1",
-  "description": "The certvault service: tenants, certificates, restore credentials, onboardings and rotations for Veeam Backup for Microsoft 365. Every error is application/problem+json with a stable code, a detail and a hint. See docs/api.md."
+  "description": "The certvault service: tenants, certificates, restore credentials, onboardings, rotations and portal invitations for Veeam Backup for Microsoft 365. Every error is application/problem+json with a stable code, a detail and a hint. See docs/api.md."
  },
  "servers": [
   {
@@ -100,7 +100,7 @@ enum OpenAPIDocument {
       "name": "expiringWithin",
       "in": "query",
       "required": false,
-      "description": "Only tenants whose active certificate ends within this duration: 60d, 12h, 30m, 90s.",
+      "description": "Only tenants with an active certificate that ends within this duration: 60d, 12h, 30m, 90s.",
       "schema": {
        "type": "string",
        "pattern": "^[0-9]{1,6}[dhms]?$"
@@ -776,6 +776,191 @@ enum OpenAPIDocument {
     "x-certvault-scope": "onboarding:write"
    }
   },
+  "/v1/invitations": {
+   "post": {
+    "operationId": "createInvitation",
+    "summary": "Create an invitation link for the customer portal; it replaces the tenant's live one of the same kind.",
+    "parameters": [],
+    "responses": {
+     "201": {
+      "description": "Created; the url is shown only in this answer.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/CreatedInvitation"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem400"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     },
+     "409": {
+      "$ref": "#/components/responses/Problem409"
+     },
+     "413": {
+      "$ref": "#/components/responses/Problem413"
+     },
+     "415": {
+      "$ref": "#/components/responses/Problem415"
+     },
+     "500": {
+      "$ref": "#/components/responses/Problem500"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem503"
+     }
+    },
+    "security": [
+     {
+      "bearer": [
+       "onboarding:write"
+      ]
+     }
+    ],
+    "x-certvault-scope": "onboarding:write",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/CreateInvitationRequest"
+       }
+      }
+     }
+    }
+   },
+   "get": {
+    "operationId": "listInvitations",
+    "summary": "The invitations of the tenants the token covers (never their links).",
+    "parameters": [
+     {
+      "name": "tenant",
+      "in": "query",
+      "required": false,
+      "description": "Only this tenant's invitations.",
+      "schema": {
+       "type": "string",
+       "pattern": "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$"
+      }
+     },
+     {
+      "name": "state",
+      "in": "query",
+      "required": false,
+      "description": "Only invitations in this state.",
+      "schema": {
+       "enum": [
+        "active",
+        "expired",
+        "completed",
+        "revoked"
+       ]
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/InvitationList"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem400"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "500": {
+      "$ref": "#/components/responses/Problem500"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem503"
+     }
+    },
+    "security": [
+     {
+      "bearer": [
+       "onboarding:read"
+      ]
+     }
+    ],
+    "x-certvault-scope": "onboarding:read"
+   }
+  },
+  "/v1/invitations/{id}": {
+   "delete": {
+    "operationId": "revokeInvitation",
+    "summary": "Revoke an invitation: its link stops working at once.",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "description": "The invitation's id (16 hex digits).",
+      "schema": {
+       "type": "string",
+       "pattern": "^[0-9a-f]{16}$"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Invitation"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem400"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     },
+     "500": {
+      "$ref": "#/components/responses/Problem500"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem503"
+     }
+    },
+    "security": [
+     {
+      "bearer": [
+       "onboarding:write"
+      ]
+     }
+    ],
+    "x-certvault-scope": "onboarding:write"
+   }
+  },
   "/v1/audit": {
    "get": {
     "operationId": "listAudit",
@@ -939,6 +1124,98 @@ enum OpenAPIDocument {
     ],
     "additionalProperties": false
    },
+   "Drift": {
+    "type": "object",
+    "properties": {
+     "kind": {
+      "enum": [
+       "unknown-certificate",
+       "other-generation",
+       "organization-missing"
+      ]
+     },
+     "organizationId": {
+      "type": "string"
+     },
+     "reportedThumbprint": {
+      "type": "string"
+     },
+     "expectedThumbprint": {
+      "type": "string"
+     },
+     "detectedAt": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "kind",
+     "organizationId",
+     "detectedAt"
+    ],
+    "additionalProperties": false
+   },
+   "Renewal": {
+    "type": "object",
+    "properties": {
+     "state": {
+      "enum": [
+       "current",
+       "renewal-due",
+       "awaiting-customer",
+       "rotating",
+       "rotation-refused",
+       "expired"
+      ]
+     },
+     "generation": {
+      "type": "integer"
+     },
+     "thumbprint": {
+      "type": "string"
+     },
+     "notAfter": {
+      "type": "string"
+     },
+     "daysLeft": {
+      "type": "integer"
+     },
+     "urgent": {
+      "type": "boolean"
+     },
+     "urgentAt": {
+      "type": "string"
+     },
+     "dueSince": {
+      "type": "string"
+     },
+     "remindersSent": {
+      "type": "array",
+      "items": {
+       "type": "integer",
+       "minimum": 1
+      }
+     },
+     "invitationId": {
+      "type": "string"
+     },
+     "nextStep": {
+      "type": "string"
+     },
+     "drift": {
+      "$ref": "#/components/schemas/Drift"
+     }
+    },
+    "required": [
+     "state",
+     "generation",
+     "thumbprint",
+     "notAfter",
+     "daysLeft",
+     "urgent",
+     "remindersSent"
+    ],
+    "additionalProperties": false
+   },
    "TenantListItem": {
     "type": "object",
     "properties": {
@@ -956,6 +1233,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "organizationId": {
+      "type": "string"
+     },
+     "renewal": {
+      "$ref": "#/components/schemas/Renewal"
+     },
+     "earliestActiveNotAfter": {
       "type": "string"
      }
     },
@@ -1170,6 +1453,9 @@ enum OpenAPIDocument {
      },
      "rotation": {
       "$ref": "#/components/schemas/Rotation"
+     },
+     "renewal": {
+      "$ref": "#/components/schemas/Renewal"
      },
      "created": {
       "type": "string"
@@ -1493,6 +1779,177 @@ enum OpenAPIDocument {
     },
     "required": [],
     "additionalProperties": false
+   },
+   "Invitation": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string",
+      "pattern": "^[0-9a-f]{16}$"
+     },
+     "tenant": {
+      "type": "string"
+     },
+     "kind": {
+      "enum": [
+       "onboarding",
+       "renewal"
+      ]
+     },
+     "displayName": {
+      "type": "string"
+     },
+     "state": {
+      "enum": [
+       "active",
+       "expired",
+       "completed",
+       "revoked"
+      ]
+     },
+     "createdAt": {
+      "type": "string"
+     },
+     "expiresAt": {
+      "type": "string"
+     },
+     "createdBy": {
+      "type": "string"
+     },
+     "completedAt": {
+      "type": "string"
+     },
+     "revokedAt": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "id",
+     "tenant",
+     "kind",
+     "state",
+     "createdAt",
+     "expiresAt",
+     "createdBy"
+    ],
+    "additionalProperties": false
+   },
+   "InvitationList": {
+    "type": "object",
+    "properties": {
+     "invitations": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Invitation"
+      }
+     }
+    },
+    "required": [
+     "invitations"
+    ],
+    "additionalProperties": false
+   },
+   "CreatedInvitation": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string",
+      "pattern": "^[0-9a-f]{16}$"
+     },
+     "tenant": {
+      "type": "string"
+     },
+     "kind": {
+      "enum": [
+       "onboarding",
+       "renewal"
+      ]
+     },
+     "displayName": {
+      "type": "string"
+     },
+     "state": {
+      "enum": [
+       "active",
+       "expired",
+       "completed",
+       "revoked"
+      ]
+     },
+     "createdAt": {
+      "type": "string"
+     },
+     "expiresAt": {
+      "type": "string"
+     },
+     "createdBy": {
+      "type": "string"
+     },
+     "completedAt": {
+      "type": "string"
+     },
+     "revokedAt": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string",
+      "pattern": "/onboard/cvi_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$",
+      "description": "The link for the customer: shown this once, never stored (the vault keeps a keyed hash)."
+     },
+     "replaced": {
+      "type": "array",
+      "items": {
+       "type": "string",
+       "pattern": "^[0-9a-f]{16}$"
+      },
+      "description": "The tenant's earlier live invitations of this kind, revoked by this one."
+     }
+    },
+    "required": [
+     "id",
+     "tenant",
+     "kind",
+     "state",
+     "createdAt",
+     "expiresAt",
+     "createdBy",
+     "url",
+     "replaced"
+    ],
+    "additionalProperties": false
+   },
+   "CreateInvitationRequest": {
+    "type": "object",
+    "properties": {
+     "tenant": {
+      "type": "string",
+      "pattern": "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$",
+      "maxLength": 64
+     },
+     "displayName": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 120,
+      "description": "The customer's name, shown on the pages."
+     },
+     "kind": {
+      "enum": [
+       "onboarding",
+       "renewal"
+      ],
+      "default": "onboarding"
+     },
+     "expiresInDays": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 90,
+      "description": "Default: [portal] invitation_days."
+     }
+    },
+    "required": [
+     "tenant"
+    ],
+    "additionalProperties": false
    }
   },
   "responses": {
@@ -1535,7 +1992,7 @@ enum OpenAPIDocument {
     }
    },
    "Problem404": {
-    "description": "tenant-not-found (also for a tenant the token does not cover), onboarding-not-found, rotation-not-found, not-found.",
+    "description": "tenant-not-found (also for a tenant the token does not cover), onboarding-not-found, rotation-not-found, invitation-not-found (also for another tenant's invitation), not-found.",
     "content": {
      "application/problem+json": {
       "schema": {
@@ -1545,7 +2002,7 @@ enum OpenAPIDocument {
     }
    },
    "Problem409": {
-    "description": "onboarding-state: the onboarding or rotation is not in a state that allows this.",
+    "description": "onboarding-state: the onboarding or rotation is not in a state that allows this; tenant-already-onboarded, tenant-not-onboarded (invitations).",
     "content": {
      "application/problem+json": {
       "schema": {
@@ -1595,7 +2052,7 @@ enum OpenAPIDocument {
     }
    },
    "Problem503": {
-    "description": "vb365-not-configured, or the vault cannot be used.",
+    "description": "vb365-not-configured, portal-not-configured, or the vault cannot be used.",
     "content": {
      "application/problem+json": {
       "schema": {

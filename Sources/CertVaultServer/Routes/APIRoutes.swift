@@ -53,6 +53,14 @@ public enum APIRoutes {
             .post, "/v1/onboardings/{tenant}/renew-code", scope: .onboardingWrite, tenant: .path,
             operationID: "renewOnboardingCode", handler: OnboardingHandlers.renewCode),
         APIRoute(.get, "/v1/audit", scope: .auditRead, operationID: "listAudit", handler: AuditHandlers.list),
+        APIRoute(
+            .post, "/v1/invitations", scope: .onboardingWrite, tenant: .body, operationID: "createInvitation",
+            handler: InvitationHandlers.create),
+        APIRoute(
+            .get, "/v1/invitations", scope: .onboardingRead, operationID: "listInvitations", handler: InvitationHandlers.list),
+        APIRoute(
+            .delete, "/v1/invitations/{id}", scope: .onboardingWrite, operationID: "revokeInvitation",
+            handler: InvitationHandlers.revoke),
     ]
 }
 
@@ -138,9 +146,11 @@ enum TenantHandlers {
         let vaultTenants = try await services.vault.use { try TenantReader.generations($0, grant: grant) }
         let records = try await services.work.run { try TenantReader.records(store, grant: grant) }
         let byTenant = Dictionary(records.map { ($0.intake.tenant, $0) }, uniquingKeysWith: { first, _ in first })
+        let now = services.clock()
         var items: [TenantID: TenantListItem] = [:]
         for (tenant, entries) in vaultTenants {
             items[tenant] = TenantListItem(tenant: tenant.rawValue, generations: entries.count, active: ActiveView(entries))
+            items[tenant]?.earliestActiveNotAfter = entries.filter { $0.metadata.status == .active }.map(\.metadata.notAfter).min()
         }
         for record in records where items[record.intake.tenant] == nil {
             items[record.intake.tenant] = TenantListItem(tenant: record.intake.tenant.rawValue, generations: 0, active: nil)
@@ -148,10 +158,13 @@ enum TenantHandlers {
         for (tenant, record) in byTenant {
             items[tenant]?.onboardingState = record.state.rawValue
             items[tenant]?.organizationId = record.organizationId
+            if record.state == .onboarded, let renewal = record.renewal { items[tenant]?.renewal = RenewalView(renewal, now: now) }
         }
-        let limitDate = within.map { UTCTime.dateTime(services.clock() + $0) }
+        let limitDate = within.map { UTCTime.dateTime(now + $0) }
         let selected = items.values.filter { item in
-            if let limitDate, (item.active?.notAfter).map({ $0 > limitDate }) ?? true { return false }
+            // Any active generation, as 'certvault list --expiring' does: during a rotation the older
+            // certificate (the one VB365 still uses) expires first.
+            if let limitDate, item.earliestActiveNotAfter.map({ $0 > limitDate }) ?? true { return false }
             if let state, (item.onboardingState ?? "none") != state { return false }
             return true
         }.sorted { $0.tenant < $1.tenant }
@@ -171,7 +184,7 @@ enum TenantHandlers {
             TenantDetail(
                 tenant: tenant.rawValue, active: ActiveView(entries),
                 generations: entries.map(GenerationView.init),
-                onboarding: record.map(OnboardingView.init)))
+                onboarding: record.map { OnboardingView($0, now: input.services.clock()) }))
     }
 
     @Sendable static func issue(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {

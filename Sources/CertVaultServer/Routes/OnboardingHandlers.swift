@@ -44,14 +44,48 @@ enum OnboardingHandlers {
         ]
         // The same checks as `onboard start` and intake files, before anything is sent or written.
         let intake = try IntakeFile.intake(values.compactMapValues { $0 }, fields: body.providerFields ?? [:])
-        try intake.validate()
-        let onboarding = try input.services.requireOnboarding()
-        let record = try await input.services.work.run { try onboarding.start(intake) }
-        input.services.onboardingChanged()
-        await emit(OnboardingEvents.codeIssued(record, now: input.services.clock()), input, context)
+        let record = try await startOnboarding(intake, services: input.services)
         var headers = HTTPFields()
         headers[.location] = "/v1/onboardings/\(tenant.rawValue)"
         return try JSONResponse.make(OnboardingView(record), status: .accepted, headers: headers)
+    }
+
+    /// Starts an onboarding: the one path of `POST /v1/onboardings` and the customer portal's form.
+    /// Checks the intake, gets the device code (blocking pool) and wakes the worker.
+    static func startOnboarding(_ intake: OnboardingRecord.Intake, services: AppServices) async throws -> OnboardingRecord {
+        // The same checks as `onboard start` and intake files, before anything is sent or written.
+        try intake.validate()
+        let onboarding = try services.requireOnboarding()
+        let record = try await services.work.run { try onboarding.start(intake) }
+        services.onboardingChanged()
+        await emit(OnboardingEvents.codeIssued(record, now: services.clock()), services: services)
+        return record
+    }
+
+    /// A new device code (`POST /v1/onboardings/{tenant}/renew-code` and the portal's "get a new code").
+    static func renewOnboardingCode(_ tenant: TenantID, services: AppServices) async throws -> OnboardingRecord {
+        let onboarding = try services.requireOnboarding()
+        let renewed = try await services.work.run { try onboarding.renewCode(tenant) }
+        services.onboardingChanged()
+        await emit(OnboardingEvents.codeIssued(renewed, now: services.clock()), services: services)
+        return renewed
+    }
+
+    /// Starts or carries on a rotation (`POST /v1/tenants/{tenant}/rotations` and a renewal invitation's
+    /// start button): a rotation waiting for the customer is checked once first; an expired code is renewed.
+    static func startRotation(
+        _ tenant: TenantID, existing: OnboardingRecord, configureApplication: Bool, services: AppServices
+    ) async throws -> OnboardingRecord {
+        let onboarding = try services.requireOnboarding()
+        return try await services.work.run {
+            if existing.rotation?.phase == .awaitingCustomer {
+                // A rotation waiting for the customer (as `rotate --resume`): check the sign-in once and
+                // send the update if it happened; an expired code gets a new one below.
+                let resumed = try onboarding.resumeRotation(tenant, wait: .checkOnce)
+                if resumed.rotation?.phase != .expired { return resumed }
+            }
+            return try onboarding.rotate(tenant, configureApplication: configureApplication)
+        }
     }
 
     @Sendable static func list(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {
@@ -68,7 +102,8 @@ enum OnboardingHandlers {
         let after = try Paging.after(query)
         let store = input.services.onboardingStore
         let records = try await input.services.work.run { try TenantReader.records(store, grant: grant) }
-        let selected = records.filter { state == nil || $0.state.rawValue == state }.map(OnboardingView.init)
+        let now = input.services.clock()
+        let selected = records.filter { state == nil || $0.state.rawValue == state }.map { OnboardingView($0, now: now) }
         let (page, next) = Paging.page(selected, key: \.tenant, after: after, limit: limit)
         return try JSONResponse.make(OnboardingList(onboardings: page, next: next))
     }
@@ -98,10 +133,7 @@ enum OnboardingHandlers {
         let tenant = try input.pathTenant()
         _ = try Query(request, allowed: [])
         _ = try await record(input, tenant: tenant)
-        let onboarding = try input.services.requireOnboarding()
-        let renewed = try await input.services.work.run { try onboarding.renewCode(tenant) }
-        input.services.onboardingChanged()
-        await emit(OnboardingEvents.codeIssued(renewed, now: input.services.clock()), input, context)
+        let renewed = try await renewOnboardingCode(tenant, services: input.services)
         return try JSONResponse.make(OnboardingView(renewed))
     }
 
@@ -109,22 +141,22 @@ enum OnboardingHandlers {
         let tenant = try input.pathTenant()
         _ = try Query(request, allowed: [])
         let body = try await JSONBody.decode(RotationBody.self, from: request, context: context, emptyIsObject: true)
-        let existing = try await record(input, tenant: tenant)
-        let onboarding = try input.services.requireOnboarding()
-        let configure = body.configureApplication ?? true
-        let record = try await input.services.work.run {
-            if existing.rotation?.phase == .awaitingCustomer {
-                // A rotation waiting for the customer (as `rotate --resume`): check the sign-in once and
-                // send the update if it happened; an expired code gets a new one below.
-                let resumed = try onboarding.resumeRotation(tenant, wait: .checkOnce)
-                if resumed.rotation?.phase != .expired { return resumed }
-            }
-            return try onboarding.rotate(tenant, configureApplication: configure)
-        }
-        guard let rotation = record.rotation else { throw rotationNotFound(tenant) }
+        let rotation = try await startRotation(input, tenant: tenant, configureApplication: body.configureApplication ?? true)
         var headers = HTTPFields()
         headers[.location] = "/v1/tenants/\(tenant.rawValue)/rotations"
         return try JSONResponse.make(RotationView(rotation, tenant: tenant), status: .accepted, headers: headers)
+    }
+
+    /// Starts a rotation of `tenant` (covered by `input`'s grant), or resumes one that waits for the
+    /// customer: the one code path of `POST /v1/tenants/{tenant}/rotations` and the dashboard's
+    /// rotate button.
+    static func startRotation(_ input: RouteInput, tenant: TenantID, configureApplication configure: Bool) async throws
+        -> OnboardingRecord.Rotation
+    {
+        let existing = try await record(input, tenant: tenant)
+        let record = try await startRotation(tenant, existing: existing, configureApplication: configure, services: input.services)
+        guard let rotation = record.rotation else { throw rotationNotFound(tenant) }
+        return rotation
     }
 
     @Sendable static func rotation(_ request: Request, _ context: CertVaultRequestContext, _ input: RouteInput) async throws -> Response {
@@ -136,13 +168,13 @@ enum OnboardingHandlers {
 
     /// Records a lifecycle event (durable before the response goes out). The onboarding itself
     /// has happened, so a failure to record is logged, not answered as the request's failure.
-    static func emit(_ event: LifecycleEvent, _ input: RouteInput, _ context: CertVaultRequestContext) async {
-        let events = input.services.events
+    static func emit(_ event: LifecycleEvent, services: AppServices) async {
+        let events = services.events
         if events is DiscardingEventSink { return }
         do {
-            try await input.services.work.run { try events.record(event) }
+            try await services.work.run { try events.record(event) }
         } catch {
-            context.logger.error("cannot record the \(event.kind.rawValue) event \(event.id) for \(event.tenant?.rawValue ?? "-"): \(error)")
+            Logger(label: "certvault.events").error("cannot record the \(event.kind.rawValue) event \(event.id) for \(event.tenant?.rawValue ?? "-"): \(error)")
         }
     }
 

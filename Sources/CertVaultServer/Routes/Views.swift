@@ -58,6 +58,65 @@ struct TenantListItem: Codable, Sendable {
     var active: ActiveView?
     var onboardingState: String?
     var organizationId: String?
+    /// The renewal scheduler's view (onboarded tenants, once a pass has run).
+    var renewal: RenewalView?
+    /// The earliest `notAfter` of the tenant's active generations (what `expiringWithin` filters
+    /// on: an older active certificate VB365 still uses can expire before the newest).
+    var earliestActiveNotAfter: String?
+}
+
+/// Where the renewal of the certificate VB365 uses stands (docs/renewal.md).
+struct RenewalView: Codable, Sendable {
+    var state: String
+    var generation: Int
+    var thumbprint: String
+    var notAfter: String
+    /// Whole days from now to `notAfter` (negative once expired).
+    var daysLeft: Int
+    /// Whether `urgentAt` has passed (or the certificate expired).
+    var urgent: Bool
+    var urgentAt: String?
+    var dueSince: String?
+    /// Reminder days already sent for this generation.
+    var remindersSent: [Int]
+    /// The renewal invitation waiting for the customer, by id.
+    var invitationId: String?
+    var nextStep: String?
+    var drift: DriftView?
+
+    init(_ renewal: RenewalState, now: Int64) {
+        state = renewal.state.rawValue
+        generation = renewal.generation
+        thumbprint = renewal.thumbprint
+        notAfter = renewal.notAfter
+        let expiry = UTCTime.parse(renewal.notAfter) ?? now
+        daysLeft = Int((Double(expiry - now) / 86_400).rounded(.down))
+        urgentAt = renewal.urgentAt
+        urgent = now >= expiry || renewal.urgentAt.flatMap(UTCTime.parse).map { now >= $0 } == true
+        dueSince = renewal.dueSince
+        remindersSent = renewal.remindersSent
+        invitationId = renewal.invitationId
+        nextStep = renewal.nextStep
+        drift = renewal.drift.map(DriftView.init)
+    }
+}
+
+/// VB365 disagrees with the vault.
+struct DriftView: Codable, Sendable {
+    /// `unknown-certificate`, `other-generation` or `organization-missing`.
+    var kind: String
+    var organizationId: String
+    var reportedThumbprint: String?
+    var expectedThumbprint: String?
+    var detectedAt: String
+
+    init(_ drift: RenewalState.Drift) {
+        kind = drift.kind.rawValue
+        organizationId = drift.organizationId
+        reportedThumbprint = drift.reportedThumbprint
+        expectedThumbprint = drift.expectedThumbprint
+        detectedAt = drift.detectedAt
+    }
 }
 
 /// `GET /v1/tenants`.
@@ -140,10 +199,11 @@ struct OnboardingView: Codable, Sendable {
     var reportedThumbprint: String?
     var failure: FailureView?
     var rotation: RotationView?
+    var renewal: RenewalView?
     var created: String
     var updated: String
 
-    init(_ record: OnboardingRecord) {
+    init(_ record: OnboardingRecord, now: Int64 = UTCTime.now()) {
         tenant = record.intake.tenant.rawValue
         state = record.state.rawValue
         displayName = record.intake.displayName
@@ -163,6 +223,7 @@ struct OnboardingView: Codable, Sendable {
         reportedThumbprint = record.reportedThumbprint
         failure = record.failure.map(FailureView.init)
         rotation = record.rotation.map { RotationView($0, tenant: record.intake.tenant) }
+        renewal = record.state == .onboarded ? record.renewal.map { RenewalView($0, now: now) } : nil
         created = record.created
         updated = record.updated
     }

@@ -39,11 +39,15 @@ public struct AppServices: Sendable {
     public var onboardingChanged: @Sendable () -> Void = {}
     /// Where lifecycle events go (the webhook outbox when webhooks are configured).
     public var events: any LifecycleEventSink = DiscardingEventSink()
+    /// The invitation links of the customer portal; `nil`: no portal (its pages answer 404, the
+    /// invitation API 503 `portal-not-configured`).
+    public var invitations: InvitationStore?
 
     public init(
         configuration: ServiceConfiguration, work: BlockingWork, vault: VaultService, tokens: any TokenAuthority,
         onboardingStore: OnboardingStore, onboarding: Onboarding?, policies: PolicyDirectory? = nil,
-        readiness: ReadinessProbe? = nil, clock: @escaping @Sendable () -> Int64 = { UTCTime.now() }
+        readiness: ReadinessProbe? = nil, clock: @escaping @Sendable () -> Int64 = { UTCTime.now() },
+        invitations: InvitationStore? = nil
     ) {
         self.configuration = configuration
         self.work = work
@@ -62,6 +66,7 @@ public struct AppServices: Sendable {
             self.readiness = ReadinessProbe(vb365: nil)
         }
         self.clock = clock
+        self.invitations = invitations
     }
 
     /// The workflow, or 503 when the service has no VB365 connection.

@@ -27,6 +27,19 @@ struct ControlController {
             let list = state.withStorage { storage in storage.order.compactMap { storage.organizations[$0]?.organization } }
             return Self.answer(200, .array(list.map(OrganizationsController.encode)))
         }
+        // Drift: change an organization behind certvault's back.
+        group.post("organizations/:id/thumbprint") { _, context in
+            let id = try context.parameters.require("id")
+            guard let thumbprint = JSONValue.parse(context.body)?["thumbprint"]?.stringValue else {
+                return Self.answer(400, .object(["error": .string("give {\"thumbprint\": \"40 hex digits\"}")]))
+            }
+            return state.replaceThumbprint(organizationId: id, with: thumbprint) ? Self.answer(200, .object(["ok": .bool(true)]))
+                : Self.answer(404, .object(["error": .string("unknown organization")]))
+        }
+        group.delete("organizations/:id") { _, context in
+            state.deleteOrganization(id: try context.parameters.require("id")) ? Self.answer(200, .object(["ok": .bool(true)]))
+                : Self.answer(404, .object(["error": .string("unknown organization")]))
+        }
         group.get("device-codes") { _, _ in
             let codes = state.withStorage { storage in
                 storage.deviceCodes.values.map { JSONValue.object(["userCode": .string($0.code), "signedIn": .bool($0.signedIn), "used": .bool($0.used)]) }

@@ -4,6 +4,7 @@ import CertVaultConfiguration
 import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
+import CertVaultPolicy
 import CertVaultServer
 import CertVaultVault
 import CertVaultVB365
@@ -45,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await ServiceRunner.run(
                 services: prepared.services, worker: prepared.worker,
-                background: prepared.webhookDelivery.map { [$0] } ?? [],
+                background: (prepared.renewal.map { [$0] } ?? []) + (prepared.webhookDelivery.map { [$0] } ?? []),
                 selfSignedFile: "\(configuration.vault.path)/serve-certificate.pem", readyFile: readyFile, logger: logger
             ) { ready in
                 var lines = ["certvault serve: listening on \(ready.url) (process \(ready.pid))"]
@@ -58,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
                     lines.append("  try: curl --cacert \(file) \(ready.url)/healthz")
                 }
                 lines.append(prepared.workerLine)
+                lines.append(prepared.renewalLine)
                 if let webhooks = prepared.webhookDelivery {
                     lines.append("webhooks: \(webhooks.deliverer.outbox.receivers.count) receiver(s), outbox \(webhooks.deliverer.outbox.path)")
                 }
@@ -74,6 +76,9 @@ struct ServePreparation {
     let services: AppServices
     let worker: OnboardingWorker?
     let workerLine: String
+    /// The renewal scheduler (when `[renewal] enabled`).
+    var renewal: RenewalSchedulerService?
+    var renewalLine = "renewal scheduler: off ([renewal] enabled = false)"
     /// The webhook deliverer, when [webhooks] urls are configured (its outbox is `services.events`).
     let webhookDelivery: WebhookDeliveryService?
 
@@ -127,12 +132,24 @@ struct ServePreparation {
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
         }
+        // Invitation links of the customer portal: hashes only, in the vault folder, MACed with a key of the vault's.
+        let invitations = try InvitationStore(path: InvitationStore.defaultPath(vault: vaultPath), vault: vault)
         var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
-                                   onboardingStore: store, onboarding: onboarding)
+                                   onboardingStore: store, onboarding: onboarding, invitations: invitations)
         if let worker { services.onboardingChanged = { worker.wake() } }
         if let webhooks { services.events = webhooks.outbox }
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
-        return ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine,
-                                webhookDelivery: webhooks.map { WebhookDeliveryService(deliverer: $0, logger: logger) })
+        var prepared = ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine,
+                                        webhookDelivery: webhooks.map { WebhookDeliveryService(deliverer: $0, logger: logger) })
+        if configuration.renewal.enabled {
+            // The scheduler records into services.events: it must be the final sink by now.
+            let renewBeforeDays = try configuration.issuancePolicy().renewBeforeDays
+            prepared.renewal = RenewalSchedulerService.make(services: services, vault: try vault.anotherHandle(),
+                                                            renewBeforeDays: renewBeforeDays, invitations: nil, logger: logger)
+            prepared.renewalLine = "renewal scheduler: every \(configuration.renewal.intervalHours) h, reminders at "
+                + "\(configuration.renewal.reminderDays.map(String.init).joined(separator: ", ")) days, drift check "
+                + (configuration.renewal.checkDrift && onboarding != nil ? "on" : "off")
+        }
+        return prepared
     }
 }

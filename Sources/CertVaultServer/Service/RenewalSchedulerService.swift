@@ -1,0 +1,107 @@
+public import CertVaultOnboarding
+public import CertVaultVault
+public import CertVaultCore
+internal import CertVaultConfiguration
+internal import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// The renewal scheduler as a service of the ServiceGroup: a pass at start, then one every
+/// `[renewal] interval_hours`. A pass runs on a thread of its own (it reads every onboarding
+/// record and the vault's list, and may list VB365 and rotate), never on an event loop nor on
+/// the request pool. On graceful shutdown the pass under way stops after its current tenant and
+/// no further pass starts.
+public struct RenewalSchedulerService: Service {
+    /// The scheduler.
+    public let scheduler: RenewalScheduler
+    /// Time between passes.
+    public let interval: Duration
+    /// Seconds since 1970 UTC (``AppServices/clock``; tests pin it).
+    public let clock: @Sendable () -> Int64
+    /// Where the pass's counts go (the renewal gauges, passes, last pass time); nil: nowhere.
+    public let metrics: ServiceMetrics?
+    let logger: Logger
+    /// Called after each pass with its report (tests wait on it).
+    let onPass: @Sendable (RenewalScheduler.PassReport?) -> Void
+
+    public init(scheduler: RenewalScheduler, interval: Duration, clock: @escaping @Sendable () -> Int64 = { UTCTime.now() },
+                metrics: ServiceMetrics? = ServiceMetrics.shared, logger: Logger,
+                onPass: @escaping @Sendable (RenewalScheduler.PassReport?) -> Void = { _ in }) {
+        self.scheduler = scheduler
+        self.interval = interval
+        self.clock = clock
+        self.metrics = metrics
+        self.logger = logger
+        self.onPass = onPass
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let report = await runPass()
+                onPass(report)
+                if Task.isShuttingDownGracefully { break }
+                // Sleeps until the next pass; graceful shutdown (or cancellation) ends the wait.
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                } catch {
+                    break
+                }
+            }
+        } onGracefulShutdown: {
+            scheduler.stop()
+        }
+    }
+
+    /// Runs one pass now, on a thread of its own, and records it in the metrics; nil when it failed
+    /// as a whole (logged and counted). The loop in ``run()`` calls it; tests call it directly.
+    public func runPass() async -> RenewalScheduler.PassReport? {
+        let now = clock()
+        let scheduler = scheduler
+        let result: Result<RenewalScheduler.PassReport, any Error> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: Result { try scheduler.pass(now: now) })
+            }
+            thread.name = "certvault-renewal"
+            thread.start()
+        }
+        switch result {
+        case .success(let report):
+            metrics?.renewals(states: report.states, drift: report.drift)
+            metrics?.renewalPass(completed: true, at: now)
+            let due = report.states.filter { $0.key != .current }.values.reduce(0, +)
+            let line = "renewal pass: \(report.examined) tenants, \(due) not current, \(report.events.count) events, "
+                + "\(report.rotations) automatic rotations, \(report.invitationsCreated) invitations, "
+                + "drift \(report.drift.values.reduce(0, +))\(report.driftChecked ? "" : " (not checked)"), "
+                + "\(report.problems.count) problems"
+            logger.info("\(line)")
+            for problem in report.problems.prefix(20) { logger.warning("renewal: \(problem)") }
+            return report
+        case .failure(let error):
+            metrics?.renewalPass(completed: false, at: now)
+            logger.error("renewal pass failed: \(error)")
+            return nil
+        }
+    }
+}
+
+extension RenewalSchedulerService {
+    /// The service `certvault serve` runs when `[renewal] enabled`: the scheduler over the
+    /// service's onboarding records, a vault handle of its own, the issuance policy's renewal
+    /// window, the service's event sink and (when the service has one) its VB365 workflow.
+    ///
+    /// - Parameters:
+    ///   - vault: a handle for the scheduler alone (`Vault.anotherHandle()`).
+    ///   - renewBeforeDays: the issuance policy's `renew_before_days`.
+    ///   - invitations: renewal invitations (the portal); nil without it.
+    public static func make(services: AppServices, vault: Vault, renewBeforeDays: Int, invitations: (any RenewalInvitations)?,
+                            logger: Logger) -> RenewalSchedulerService {
+        let renewal = services.configuration.renewal
+        let settings = RenewalScheduler.Settings(reminderDays: renewal.reminderDays, renewBeforeDays: renewBeforeDays,
+                                                 checkDrift: renewal.checkDrift)
+        let scheduler = RenewalScheduler(store: services.onboardingStore, vault: vault, settings: settings, events: services.events,
+                                         onboarding: services.onboarding, invitations: invitations, logger: logger)
+        return RenewalSchedulerService(scheduler: scheduler, interval: .seconds(Int64(renewal.intervalHours) * 3600),
+                                       clock: services.clock, logger: logger)
+    }
+}
