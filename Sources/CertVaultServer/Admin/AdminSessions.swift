@@ -151,6 +151,9 @@ enum Base64URL {
                 out.append(UInt8((value >> UInt32(bits)) & 0xFF))
             }
         }
+        // Only the canonical spelling: the last character's unused low bits must be zero, so that
+        // two different cookie texts never name the same secret.
+        guard value & ((UInt32(1) << UInt32(bits)) - 1) == 0 else { return nil }
         return out
     }
 }
