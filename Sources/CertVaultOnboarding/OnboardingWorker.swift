@@ -129,6 +129,21 @@ public final class OnboardingWorker: Sendable {
         state.withLock { $0.scanRequested = true }
     }
 
+    /// Checks `tenant` at the next tick instead of at its due time: when the worker follows it,
+    /// it is not in flight, has no errors pending (a backoff is kept), and its last check is at least
+    /// `minimumSpacing` seconds ago. The customer's open sign-in page asks for this at each status
+    /// poll, so the page turns to "Connected" soon after the sign-in without every poll reaching VB365.
+    public func expedite(_ tenant: TenantID, minimumSpacing: Double) {
+        let now = Date()
+        state.withLock { state in
+            guard var entry = state.schedule[tenant], !entry.inFlight, entry.failures == 0, entry.due > now else { return }
+            let lastCheck = entry.due.addingTimeInterval(-settings.pollInterval)
+            guard now.timeIntervalSince(lastCheck) >= minimumSpacing else { return }
+            entry.due = now
+            state.schedule[tenant] = entry
+        }
+    }
+
     /// The worker's schedule, by tenant: the tenants it is following now.
     public func schedule() -> [TenantID: TenantSchedule] {
         state.withLock { $0.schedule }

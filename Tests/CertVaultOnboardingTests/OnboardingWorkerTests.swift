@@ -118,6 +118,23 @@ struct OnboardingWorkerTests {
         #expect(world.posts() == 1)
     }
 
+    @Test("expedite: a tenant checked once is checked again at once when asked (an open sign-in page), not an hour later")
+    func expedited() async throws {
+        let world = try World { $0.signInAfter = 1 }
+        let running = try RunningWorker(world, pollInterval: 3600)
+        _ = try world.start("golf")
+        running.worker.wake()
+        #expect(try await eventually { world.checks() >= 1 }, "the first check, right after the start")
+        #expect(try world.state("golf") == .awaitingCustomer)
+        // The customer signs in a second after the start; the next scheduled check is an hour away.
+        #expect(try await eventually {
+            running.worker.expedite(try TenantID("golf"), minimumSpacing: 0.5)
+            return try world.state("golf") == .onboarded
+        })
+        await running.stop()
+        #expect(world.posts() == 1)
+    }
+
     @Test("a device code that ran out is marked expired, and nothing is sent for it")
     func expiredByTime() async throws {
         let world = try World { $0.deviceCodeLifetime = 1 }

@@ -82,6 +82,7 @@ final class BrowserWorld: @unchecked Sendable {
             logger: APIWorld.logger)
         let worker = worker
         services.onboardingChanged = { worker.wake() }
+        services.onboardingWatched = { worker.expedite($0, minimumSpacing: 1) }  // as serve does
         self.services = services
     }
 

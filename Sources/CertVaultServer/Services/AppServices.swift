@@ -37,6 +37,10 @@ public struct AppServices: Sendable {
     /// Called after an onboarding started or got a new code, so that the background worker checks
     /// it at once instead of at its next listing (`serve` sets it to the worker's `wake()`).
     public var onboardingChanged: @Sendable () -> Void = {}
+    /// Called while a customer's sign-in page is open for an onboarding that waits for the sign-in,
+    /// so that the background worker checks that tenant now rather than at its next interval (`serve`
+    /// sets it to the worker's `expedite`, which keeps checks at least a second apart).
+    public var onboardingWatched: @Sendable (TenantID) -> Void = { _ in }
     /// Where lifecycle events go (the webhook outbox when webhooks are configured).
     public var events: any LifecycleEventSink = DiscardingEventSink()
     /// The invitation links of the customer portal; `nil`: no portal (its pages answer 404, the

@@ -136,7 +136,10 @@ struct ServePreparation {
         let invitations = try InvitationStore(path: InvitationStore.defaultPath(vault: vaultPath), vault: vault)
         var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
                                    onboardingStore: store, onboarding: onboarding, invitations: invitations)
-        if let worker { services.onboardingChanged = { worker.wake() } }
+        if let worker {
+            services.onboardingChanged = { worker.wake() }
+            services.onboardingWatched = { worker.expedite($0, minimumSpacing: 1) }
+        }
         if let webhooks { services.events = webhooks.outbox }
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
         var prepared = ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine,
