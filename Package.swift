@@ -141,6 +141,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Webhooks: a durable outbox of lifecycle events, signed (HMAC-SHA256) and delivered with libcurl.
+        // No HTTP server here: `certvault serve` runs the deliverer, `certvault webhook test` the signer and client.
+        .target(
+            name: "CertVaultWebhooks",
+            dependencies: [
+                "CertVaultCore", "CertVaultHTTP", "CertVaultOnboarding", "CSodium",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The configuration file shared by `certvault serve` and the CLI's VB365 commands.
         .target(
             name: "CertVaultConfiguration",
@@ -157,7 +168,7 @@ let package = Package(
             name: "CertVaultServer",
             dependencies: [
                 "CertVaultCore", "CertVaultPolicy", "CertVaultIssuer", "CertVaultVault", "CertVaultVB365",
-                "CertVaultOnboarding", "CertVaultAccess", "CertVaultConfiguration",
+                "CertVaultOnboarding", "CertVaultAccess", "CertVaultConfiguration", "CertVaultWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -188,6 +199,7 @@ let package = Package(
                 "CertVaultAccess",
                 "CertVaultConfiguration",
                 "CertVaultServer",
+                "CertVaultWebhooks",
                 "CCurl",
                 "COpenSSL",
                 "CSodium",
@@ -207,6 +219,8 @@ let package = Package(
                 "CertVaultVB365",
                 "CertVaultOnboarding",
                 "CertVaultServer",
+                "CertVaultWebhooks",
+                "CertVaultOnboarding",
                 "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -292,9 +306,17 @@ let package = Package(
             dependencies: [
                 "CertVaultServer", "CertVaultAccess", "CertVaultConfiguration", "CertVaultOnboarding", "CertVaultVault",
                 "CertVaultIssuer", "CertVaultPolicy", "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultCore",
-                "CertVaultTesting",
+                "CertVaultTesting", "CertVaultWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultWebhooksTests",
+            dependencies: [
+                "CertVaultWebhooks", "CertVaultOnboarding", "CertVaultHTTP", "CertVaultCore", "CertVaultTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -12,7 +12,7 @@ struct Benchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certvault-bench",
         abstract: "certvault's benchmarks, each against a baseline run in the same process.",
-        subcommands: [IssuanceBenchmark.self, VaultBenchmark.self, VB365Benchmark.self, OnboardingBenchmark.self, AuditBenchmark.self, RenewalBenchmark.self,
+        subcommands: [IssuanceBenchmark.self, VaultBenchmark.self, VB365Benchmark.self, OnboardingBenchmark.self, AuditBenchmark.self, RenewalBenchmark.self, WebhookBenchmark.self,
                       ServiceMemoryBenchmark.self],
         defaultSubcommand: IssuanceBenchmark.self
     )

@@ -21,7 +21,7 @@ struct CertVault: AsyncParsableCommand {
             DemoCommand.self, InitCommand.self, IssueCommand.self, ListCommand.self, ShowCommand.self, ExportCommand.self, RetireCommand.self,
             VaultCommand.self, AuditCommand.self, OnboardCommand.self, RotateCommand.self, RestoreCredentialCommand.self, VB365Command.self,
             InspectCommand.self, PolicyCommand.self, ServeCommand.self, TokenCommand.self,
-            InviteCommand.self, InvitationCommand.self, VersionCommand.self,
+            InviteCommand.self, InvitationCommand.self, WebhookCommand.self, VersionCommand.self,
         ]
     )
 

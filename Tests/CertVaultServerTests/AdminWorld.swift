@@ -3,6 +3,7 @@ import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
 import CertVaultPolicy
+import CertVaultTesting
 import CertVaultVault
 import CertVaultConfiguration
 @testable import CertVaultServer
@@ -28,10 +29,16 @@ struct AdminWorld {
     let clock: TestClock
     let services: AppServices
 
-    init(sessionMinutes: Int = 30) throws {
+    init(sessionMinutes: Int = 30, invitations: Bool = true) throws {
         world = try APIWorld()
         clock = TestClock()
         var services = world.services
+        if !invitations {
+            services.invitations = nil
+        } else if services.invitations == nil {
+            services.invitations = try InvitationStore(path: world.dir.file("vault/invitations"), vault: try world.vault())
+        }
+        services.configuration.portal.publicURL = "https://portal.example"
         let clock = self.clock
         services.clock = { clock.now }
         services.configuration.portal.sessionMinutes = sessionMinutes
@@ -122,6 +129,8 @@ struct AdminBrowser {
 }
 
 extension TestResponse {
+    // `text` (the body as a string) is PortalWorld.swift's.
+
     /// The id of the dashboard's problem section (`forbidden`, `not-found`, `csrf-refused`...), if any.
     var problemID: String? {
         guard let range = text.range(of: #"<section class="card narrow problem" id="[a-z-]+""#, options: .regularExpression) else {

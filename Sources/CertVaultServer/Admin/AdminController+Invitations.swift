@@ -51,7 +51,7 @@ extension AdminController {
         let grant = caller.grant
         let form = form ?? AdminInvitationForm(days: String(services.configuration.portal.invitationDays))
         var values: [String: Any] = [
-            "csrf": caller.session.csrf, "tenant": form.tenant, "displayName": form.displayName, "days": form.days,
+            "csrf": caller.csrf, "tenant": form.tenant, "displayName": form.displayName, "days": form.days,
             "kindOnboarding": form.kind != "renewal", "kindRenewal": form.kind == "renewal",
         ]
         for (field, message) in form.errors {
@@ -194,19 +194,11 @@ enum AdminInvitations {
         let store = try requireStore(services)
         let onboardingStore = services.onboardingStore
         let record = try await services.work.run { try TenantReader.record(onboardingStore, tenant: tenant, grant: grant) }
-        switch kind {
-        case .onboarding where record?.state == .onboarded:
-            throw Problem(
-                .conflict, code: "tenant-already-onboarded",
-                detail: "Tenant '\(tenant.rawValue)' is onboarded already; an onboarding invitation has nothing to do.",
-                hint: "For a certificate rotation that needs the customer's sign-in, send a renewal invitation.")
-        case .renewal where record?.state != .onboarded:
-            throw Problem(
-                .conflict, code: "tenant-not-onboarded",
-                detail: "Tenant '\(tenant.rawValue)' is not onboarded (its onboarding is \(record?.state.rawValue ?? "not started")); "
-                    + "a renewal invitation needs an onboarded tenant.",
-                hint: "Send an onboarding invitation first, or finish the tenant's onboarding.")
-        default: break
+        do {
+            // The rules `certvault invite` applies too.
+            try InvitationRules.check(kind: kind, tenant: tenant, record: record)
+        } catch let error as CertVaultError {
+            throw Problem(error, status: .conflict)
         }
         let now = services.clock()
         let made = try await services.work.run {
@@ -216,14 +208,13 @@ enum AdminInvitations {
         }
         do {
             try await services.vault.use { vault in
-                var detail = "invitation \(made.invitation.id) kind \(kind.rawValue) expires \(UTCTime.dateTime(made.invitation.expiresAt)) by \(actor)"
-                if let name = displayName { detail += " for '\(DisplayText.escapingControls(name, limit: 120))'" }
-                if !made.replaced.isEmpty { detail += "; replaces \(made.replaced.map(\.id).joined(separator: ","))" }
-                try vault.recordAudit(action: "invitation.create", tenant: tenant, detail: detail)
+                try vault.recordAudit(
+                    action: "invitation.create", tenant: tenant,
+                    detail: InvitationRules.createdDetail(made.invitation, by: actor, replaced: made.replaced))
                 for old in made.replaced {
                     try vault.recordAudit(
                         action: "invitation.revoke", tenant: tenant,
-                        detail: "invitation \(old.id) kind \(old.kind.rawValue) by \(actor) (replaced by \(made.invitation.id))")
+                        detail: InvitationRules.revokedDetail(old, by: actor, reason: "replaced by \(made.invitation.id)"))
                 }
             }
         } catch {
@@ -253,7 +244,7 @@ enum AdminInvitations {
             try await services.vault.use { vault in
                 try vault.recordAudit(
                     action: "invitation.revoke", tenant: revoked.tenant,
-                    detail: "invitation \(revoked.id) kind \(revoked.kind.rawValue) by \(actor)")
+                    detail: InvitationRules.revokedDetail(revoked, by: actor))
             }
         }
         return revoked

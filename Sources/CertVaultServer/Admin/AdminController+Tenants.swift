@@ -109,7 +109,7 @@ extension AdminController {
             ? "\(shown.count) of \(all.count) \(all.count == 1 ? "tenant" : "tenants") match the filter"
             : "\(all.count) \(all.count == 1 ? "tenant" : "tenants")"
         var values: [String: Any] = [
-            "q": text, "tenants": tenants, "canRotate": canRotate, "csrf": caller.session.csrf, "caption": caption,
+            "q": text, "tenants": tenants, "canRotate": canRotate, "csrf": caller.csrf, "caption": caption,
             "filtered": filtered, "chartSVG": chart.svg(), "chartTable": chart.table(), "chartSummary": chart.summary,
             "states": Self.stateChoices.map { ["value": $0.value, "label": $0.label, "selected": $0.value == state] },
         ]

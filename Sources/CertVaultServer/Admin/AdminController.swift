@@ -11,6 +11,8 @@ import Logging
 struct AdminCaller: Sendable {
     let session: AdminSessions.Session
     let grant: AccessGrant
+    /// The form token of this session (``CSRF`` bound to `session:HANDLE`).
+    let csrf: String
 }
 
 /// The operator dashboard (`/admin`): HTML pages for people, signed in with an API token that is
@@ -30,6 +32,8 @@ public struct AdminController: Sendable {
     let sessions: AdminSessions
     let throttle: LoginThrottle
     let pages: AdminPages
+    /// The portal's form tokens (a MAC under a key the vault derives), bound to the session here.
+    let csrf: CSRFProvider
 
     /// The login form's double-submit cookie (the form has no session yet).
     static let loginCookieName = "certvault_login"
@@ -69,6 +73,7 @@ public struct AdminController: Sendable {
         self.sessions = AdminSessions(lifetimeSeconds: Int64(services.configuration.portal.sessionMinutes) * 60)
         self.throttle = LoginThrottle()
         self.pages = AdminPages()
+        self.csrf = CSRFProvider(vault: services.vault)
     }
 
     /// Adds the dashboard's routes (no bearer token: they authenticate by the session cookie).
@@ -114,13 +119,21 @@ public struct AdminController: Sendable {
             case "logout": "You have signed out."
             default: nil
             }
-        return loginForm(error: nil, notice: notice, status: .ok)
+        do {
+            return try await loginForm(error: nil, notice: notice, status: .ok)
+        } catch {
+            return errorPage(for: error, caller: nil, logger: context.logger)
+        }
     }
 
-    func loginForm(error: String?, notice: String?, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
+    /// The sign-in form. It has no session yet, so its form token is bound to a random value that
+    /// is also put into a short-lived cookie (`certvault_login`): a page of another site can
+    /// neither read the token nor set the cookie.
+    func loginForm(error: String?, notice: String?, status: HTTPResponse.Status, headers: HTTPFields = [:]) async throws -> Response {
         let value = Base64URL.encode(AdminSessions.randomBytes(32))
+        let token = try await csrf.checker().token(binding: Self.loginBinding(value))
         let values: [String: Any?] = [
-            "csrf": value, "error": error, "notice": notice, "sessionMinutes": services.configuration.portal.sessionMinutes,
+            "csrf": token, "error": error, "notice": notice, "sessionMinutes": services.configuration.portal.sessionMinutes,
         ]
         let page = pages.render(
             "admin_login", values.compactMapValues { $0 },
@@ -139,13 +152,13 @@ public struct AdminController: Sendable {
             if let wait = throttle.retryAfter(address, now: now) {
                 var headers = HTTPFields()
                 headers[.retryAfter] = String(wait)
-                return loginForm(
+                return try await loginForm(
                     error: "Too many failed sign-ins from your address. Try again in \(Self.minutes(wait)).", notice: nil,
                     status: .tooManyRequests, headers: headers)
             }
             let form = try await Self.readForm(request, context, secretNames: ["token"])
             let expected = request.cookies[Self.loginCookieName]?.value
-            guard let expected, let presented = form["csrf"], Self.equal(expected, presented) else {
+            guard let expected, try await csrf.checker().verify(form["csrf"], binding: Self.loginBinding(expected)) else {
                 return errorPage(Self.csrfRefused(back: "/admin/login"), caller: nil)
             }
             let token = form.secrets["token"].map(Self.trimmed)
@@ -160,7 +173,7 @@ public struct AdminController: Sendable {
                 throttle.fail(address, now: now)
                 context.logger.notice("dashboard sign-in failed", metadata: ["address": "\(address)"])
                 try await audit("dashboard.login-failed", tenant: nil, detail: "from \(address)")
-                return loginForm(error: Self.loginFailed, notice: nil, status: .unauthorized)
+                return try await loginForm(error: Self.loginFailed, notice: nil, status: .unauthorized)
             }
             throttle.succeed(address)
             let (session, cookie) = sessions.create(token: token, accessor: grant.accessor, now: now)
@@ -212,14 +225,16 @@ public struct AdminController: Sendable {
                     detail: "token \(session.accessor) no longer valid, session \(session.handle)")
                 return AdminPages.redirect("/admin/login?ended=token", cookies: [Self.clearSessionCookie])
             }
-            caller = AdminCaller(session: session, grant: grant)
+            let checker = try await csrf.checker()
+            let binding = "session:\(session.handle)"
+            caller = AdminCaller(session: session, grant: grant, csrf: checker.token(binding: binding))
             var context = context
             context.identity = grant
             context.logger[metadataKey: "token"] = .string(grant.accessor)
             var form: AdminForm?
             if post {
                 let parsed = try await Self.readForm(request, context)
-                guard let presented = parsed["csrf"], Self.equal(session.csrf, presented) else {
+                guard checker.verify(parsed["csrf"], binding: binding) else {
                     return errorPage(Self.csrfRefused(back: "/admin"), caller: caller)
                 }
                 form = parsed
@@ -261,15 +276,8 @@ public struct AdminController: Sendable {
         return address.ipAddress ?? "unknown"
     }
 
-    /// Constant-time comparison of two form tokens.
-    static func equal(_ a: String, _ b: String) -> Bool {
-        let a = Array(a.utf8)
-        let b = Array(b.utf8)
-        guard a.count == b.count, !a.isEmpty else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
+    /// What the sign-in form's token is bound to: the random value of its cookie.
+    static func loginBinding(_ value: String) -> String { "admin-login:" + value }
 
     /// The token without spaces or line breaks around it (a paste often has them).
     static func trimmed(_ token: SecretBytes) -> SecretBytes {

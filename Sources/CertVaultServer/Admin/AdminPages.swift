@@ -53,7 +53,7 @@ struct AdminPages: Sendable {
         ]
         if let caller = frame.caller {
             layout["signedIn"] = true
-            layout["csrf"] = caller.session.csrf
+            layout["csrf"] = caller.csrf
             layout["tokenName"] = caller.grant.name
             layout["accessor"] = caller.grant.accessor
         }
@@ -62,18 +62,12 @@ struct AdminPages: Sendable {
 
     // MARK: Responses
 
-    /// The headers of every dashboard response: the customer pages' Content-Security-Policy (no
-    /// inline script or style, nothing from another host), no referrer, no sniffing, no caching,
-    /// no framing.
-    static func securityHeaders() -> HTTPFields {
+    /// The headers of every dashboard response: the customer pages' (``SecurityHeaders``: a
+    /// Content-Security-Policy without inline script or style, no referrer, no sniffing, no
+    /// caching, no framing).
+    static func securityHeaders(cacheControl: String = "no-store") -> HTTPFields {
         var headers = HTTPFields()
-        headers[.contentSecurityPolicy] =
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-            + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        headers[.cacheControl] = "no-store"
+        SecurityHeaders.apply(to: &headers, cacheControl: cacheControl)
         return headers
     }
 
@@ -105,9 +99,8 @@ struct AdminPages: Sendable {
 
     /// A stylesheet or script compiled into the binary.
     static func asset(_ bytes: [UInt8], contentType: String) -> Response {
-        var headers = securityHeaders()
+        var headers = securityHeaders(cacheControl: "no-cache")
         headers[.contentType] = contentType
-        headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

@@ -28,8 +28,6 @@ final class AdminSessions: Sendable {
         let token: SecretBytes
         /// The token's accessor (public), for the audit log.
         let accessor: String
-        /// The synchronizer token every form of this session carries (field `csrf`).
-        let csrf: String
         let created: Int64
         let expires: Int64
     }
@@ -55,7 +53,6 @@ final class AdminSessions: Sendable {
     /// at once; do not keep it).
     func create(token: SecretBytes, accessor: String, now: Int64) -> (session: Session, cookie: String) {
         let secret = SecretBytes.random(count: Self.secretBytes)
-        let csrf = Base64URL.encode(Self.randomBytes(32))
         let session: Session = table.withLock { table in
             table = table.filter { $0.value.expires > now }
             var handle = Hex.lower(Self.randomBytes(Self.handleLength / 2))
@@ -64,7 +61,7 @@ final class AdminSessions: Sendable {
                 table[oldest.handle] = nil
             }
             let session = Session(
-                handle: handle, secret: secret, token: token, accessor: accessor, csrf: csrf, created: now,
+                handle: handle, secret: secret, token: token, accessor: accessor, created: now,
                 expires: now + lifetime)
             table[handle] = session
             return session
@@ -154,6 +151,9 @@ enum Base64URL {
                 out.append(UInt8((value >> UInt32(bits)) & 0xFF))
             }
         }
+        // Only the canonical spelling: the last character's unused low bits must be zero, so that
+        // two different cookie texts never name the same secret.
+        guard value & ((UInt32(1) << UInt32(bits)) - 1) == 0 else { return nil }
         return out
     }
 }

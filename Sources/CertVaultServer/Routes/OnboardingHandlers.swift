@@ -3,8 +3,10 @@ import CertVaultConfiguration
 import CertVaultCore
 import CertVaultOnboarding
 import CertVaultVault
+import CertVaultWebhooks
 import Foundation
 import Hummingbird
+import Logging
 
 /// `POST /v1/onboardings`.
 struct StartOnboardingBody: StrictJSONBody {
@@ -56,6 +58,7 @@ enum OnboardingHandlers {
         let onboarding = try services.requireOnboarding()
         let record = try await services.work.run { try onboarding.start(intake) }
         services.onboardingChanged()
+        await emit(OnboardingEvents.codeIssued(record, now: services.clock()), services: services)
         return record
     }
 
@@ -64,6 +67,7 @@ enum OnboardingHandlers {
         let onboarding = try services.requireOnboarding()
         let renewed = try await services.work.run { try onboarding.renewCode(tenant) }
         services.onboardingChanged()
+        await emit(OnboardingEvents.codeIssued(renewed, now: services.clock()), services: services)
         return renewed
     }
 
@@ -160,6 +164,18 @@ enum OnboardingHandlers {
         _ = try Query(request, allowed: [])
         guard let rotation = try await record(input, tenant: tenant).rotation else { throw rotationNotFound(tenant) }
         return try JSONResponse.make(RotationView(rotation, tenant: tenant))
+    }
+
+    /// Records a lifecycle event (durable before the response goes out). The onboarding itself
+    /// has happened, so a failure to record is logged, not answered as the request's failure.
+    static func emit(_ event: LifecycleEvent, services: AppServices) async {
+        let events = services.events
+        if events is DiscardingEventSink { return }
+        do {
+            try await services.work.run { try events.record(event) }
+        } catch {
+            Logger(label: "certvault.events").error("cannot record the \(event.kind.rawValue) event \(event.id) for \(event.tenant?.rawValue ?? "-"): \(error)")
+        }
     }
 
     static func rotationNotFound(_ tenant: TenantID) -> Problem {

@@ -8,6 +8,7 @@ import CertVaultPolicy
 import CertVaultServer
 import CertVaultVault
 import CertVaultVB365
+import CertVaultWebhooks
 import Foundation
 import Logging
 
@@ -44,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(prepared.lock) {} }  // held until the service has stopped
         do {
             try await ServiceRunner.run(
-                services: prepared.services, worker: prepared.worker, background: prepared.renewal.map { [$0] } ?? [],
+                services: prepared.services, worker: prepared.worker,
+                background: (prepared.renewal.map { [$0] } ?? []) + (prepared.webhookDelivery.map { [$0] } ?? []),
                 selfSignedFile: "\(configuration.vault.path)/serve-certificate.pem", readyFile: readyFile, logger: logger
             ) { ready in
                 var lines = ["certvault serve: listening on \(ready.url) (process \(ready.pid))"]
@@ -58,6 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 lines.append(prepared.workerLine)
                 lines.append(prepared.renewalLine)
+                if let webhooks = prepared.webhookDelivery {
+                    lines.append("webhooks: \(webhooks.deliverer.outbox.receivers.count) receiver(s), outbox \(webhooks.deliverer.outbox.path)")
+                }
                 Terminal.out(lines.joined(separator: "\n") + "\n")
             }
         }
@@ -74,6 +79,8 @@ struct ServePreparation {
     /// The renewal scheduler (when `[renewal] enabled`).
     var renewal: RenewalSchedulerService?
     var renewalLine = "renewal scheduler: off ([renewal] enabled = false)"
+    /// The webhook deliverer, when [webhooks] urls are configured (its outbox is `services.events`).
+    let webhookDelivery: WebhookDeliveryService?
 
     static func prepare(_ configuration: ServiceConfiguration, logger: Logger) throws -> ServePreparation {
         let vaultPath = configuration.vault.path
@@ -96,6 +103,8 @@ struct ServePreparation {
         // Two handles: an audited credential read and its append can run beside another call.
         let vaultService = VaultService(handles: [vault, try vault.anotherHandle()], work: work)
         let store = try OnboardingStore(folder: configuration.onboarding.stateDirectory)
+        // Webhooks: the durable outbox is the event sink; the worker reports onboarding outcomes to it.
+        let webhooks = try WebhookWiring.prepare(configuration, logger: logger)
         var onboarding: Onboarding?
         var worker: OnboardingWorker?
         var workerLine = "onboarding worker: off (no [vb365] url in the configuration)"
@@ -117,7 +126,8 @@ struct ServePreparation {
             let settings = OnboardingWorker.Settings(pollInterval: configuration.onboarding.pollInterval,
                                                      concurrency: configuration.onboarding.concurrency,
                                                      drainSeconds: configuration.shutdownGraceSeconds)
-            worker = OnboardingWorker(onboarding: workflow, settings: settings, logger: logger)
+            worker = OnboardingWorker(onboarding: workflow, settings: settings, logger: logger,
+                                      observer: OnboardingEvents.workerObserver(store: store, events: webhooks?.outbox, logger: logger))
             onboarding = workflow
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
@@ -127,8 +137,10 @@ struct ServePreparation {
         var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
                                    onboardingStore: store, onboarding: onboarding, invitations: invitations)
         if let worker { services.onboardingChanged = { worker.wake() } }
+        if let webhooks { services.events = webhooks.outbox }
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
-        var prepared = ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine)
+        var prepared = ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine,
+                                        webhookDelivery: webhooks.map { WebhookDeliveryService(deliverer: $0, logger: logger) })
         if configuration.renewal.enabled {
             // The scheduler records into services.events: it must be the final sink by now.
             let renewBeforeDays = try configuration.issuancePolicy().renewBeforeDays
