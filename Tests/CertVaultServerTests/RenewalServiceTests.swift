@@ -155,6 +155,42 @@ struct RenewalServiceTests {
         }
     }
 
+    @Test("with the portal, a due tenant gets a renewal invitation in the invitation store (audited), kept while usable; one the operator made is adopted")
+    func portalInvitations() async throws {
+        let world = try APIWorld()
+        try world.onboard("contoso")
+        try world.onboard("fabrikam")
+        try world.expire("contoso", inDays: 20)
+        try world.expire("fabrikam", inDays: 20)
+        let store = try InvitationStore(path: InvitationStore.defaultPath(vault: world.dir.file("vault")), vault: try world.vault())
+        let now = UTCTime.now()
+        // The operator already sent fabrikam a renewal link.
+        let sent = try store.create(tenant: try TenantID("fabrikam"), kind: .renewal, displayName: nil, lifetimeSeconds: 86_400,
+                                    createdBy: "cli:operator", now: now)
+        let invitations = PortalRenewalInvitations(store: store, vault: try world.vault(), lifetimeDays: 7)
+        let scheduler = RenewalScheduler(store: world.services.onboardingStore, vault: try world.vault(), settings: .init(checkDrift: false),
+                                         events: DiscardingEventSink(), onboarding: nil, invitations: invitations, logger: APIWorld.logger)
+        let report = try scheduler.pass(now: now)
+        #expect(report.invitationsCreated == 2, "one made for contoso, fabrikam's adopted")
+        let contoso = try #require(try world.services.onboardingStore.load(try TenantID("contoso"))?.renewal)
+        #expect(contoso.state == .awaitingCustomer)
+        let madeId = try #require(contoso.invitationId)
+        let made = try #require(try store.invitation(id: madeId))
+        #expect(made.kind == .renewal)
+        #expect(made.createdBy == "renewal-scheduler")
+        #expect(made.expiresAt == now + 7 * 86_400)
+        #expect(try world.services.onboardingStore.load(try TenantID("fabrikam"))?.renewal?.invitationId == sent.invitation.id)
+        let audit = try world.vault().auditRecords().records.filter { $0.action == "invitation.create" }
+        #expect(audit.contains { $0.tenant == "contoso" && $0.detail.contains(made.id) })
+        #expect(!audit.contains { $0.detail.contains("cvi_") }, "never the token")
+
+        _ = try scheduler.pass(now: now + 3_600)
+        #expect(try store.list().filter { $0.tenant.rawValue == "contoso" }.count == 1, "still usable: no new one")
+        _ = try store.revoke(id: made.id, now: now + 7_200)
+        _ = try scheduler.pass(now: now + 10_800)
+        #expect(try store.list().filter { $0.tenant.rawValue == "contoso" }.count == 2, "revoked: replaced")
+    }
+
     @Test("the Prometheus alert rules in docs/examples parse and use only metrics the service exports")
     func alertRules() throws {
         let file = "\(TestEnvironment.packageRoot)/docs/examples/certvault-alerts.yml"

@@ -2,6 +2,7 @@ public import CertVaultOnboarding
 public import CertVaultVault
 public import CertVaultCore
 internal import CertVaultConfiguration
+public import CertVaultAccess
 internal import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -103,5 +104,45 @@ extension RenewalSchedulerService {
                                          onboarding: services.onboarding, invitations: invitations, logger: logger)
         return RenewalSchedulerService(scheduler: scheduler, interval: .seconds(Int64(renewal.intervalHours) * 3600),
                                        clock: services.clock, logger: logger)
+    }
+}
+
+/// Renewal invitations from the portal's invitation store, for the scheduler.
+///
+/// A usable renewal invitation of the tenant is kept: the one the scheduler made before, or one
+/// the operator made (`certvault invite TENANT --kind renewal`, the dashboard), whose link the
+/// operator has. Otherwise a new one is created by `renewal-scheduler` and audited. certvault sends
+/// no mail: the link of an invitation the scheduler made is shown to nobody, so the operator sends
+/// the customer a link by making one (which replaces the scheduler's); docs/renewal.md.
+public final class PortalRenewalInvitations: RenewalInvitations, @unchecked Sendable {
+    // Safety: `vault` is used only under `vaultLock`; the rest is immutable or Sendable.
+    let store: InvitationStore
+    private let vault: Vault
+    private let vaultLock = NSLock()
+    let lifetimeSeconds: Int64
+
+    /// - Parameters:
+    ///   - vault: a handle for the audit records (serialized by the vault's own lock).
+    ///   - lifetimeDays: `[portal] invitation_days`.
+    public init(store: InvitationStore, vault: Vault, lifetimeDays: Int) {
+        self.store = store
+        self.vault = vault
+        self.lifetimeSeconds = Int64(max(1, lifetimeDays)) * 86_400
+    }
+
+    public func ensureRenewalInvitation(tenant: TenantID, displayName: String?, existing: String?, now: Int64) throws -> String {
+        if let existing, let invitation = try store.invitation(id: existing), invitation.tenant == tenant, invitation.isUsable(now: now) {
+            return existing
+        }
+        let usable = try store.list().filter { $0.tenant == tenant && $0.kind == .renewal && $0.isUsable(now: now) }
+        if let newest = usable.max(by: { $0.createdAt < $1.createdAt }) { return newest.id }
+        let made = try store.create(tenant: tenant, kind: .renewal, displayName: displayName, lifetimeSeconds: lifetimeSeconds,
+                                    createdBy: "renewal-scheduler", now: now)
+        try vaultLock.withLock {
+            try vault.recordAudit(action: "invitation.create", tenant: tenant,
+                                  detail: "renewal invitation \(made.invitation.id) by the renewal scheduler, expires "
+                                      + UTCTime.dateTime(made.invitation.expiresAt))
+        }
+        return made.invitation.id
     }
 }

@@ -147,8 +147,13 @@ struct ServePreparation {
         if configuration.renewal.enabled {
             // The scheduler records into services.events: it must be the final sink by now.
             let renewBeforeDays = try configuration.issuancePolicy().renewBeforeDays
+            let renewalInvitations = try services.invitations.map {
+                PortalRenewalInvitations(store: $0, vault: try vault.anotherHandle(actor: "renewal-scheduler"),
+                                         lifetimeDays: configuration.portal.invitationDays)
+            }
             prepared.renewal = RenewalSchedulerService.make(services: services, vault: try vault.anotherHandle(),
-                                                            renewBeforeDays: renewBeforeDays, invitations: nil, logger: logger)
+                                                            renewBeforeDays: renewBeforeDays, invitations: renewalInvitations,
+                                                            logger: logger)
             prepared.renewalLine = "renewal scheduler: every \(configuration.renewal.intervalHours) h, reminders at "
                 + "\(configuration.renewal.reminderDays.map(String.init).joined(separator: ", ")) days, drift check "
                 + (configuration.renewal.checkDrift && onboarding != nil ? "on" : "off")
