@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // The customer portal's and the dashboard's pages: Mustache templates, HTML-escaped by default.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The shared store of several `certvault serve` replicas (issue 13): PostgreSQL through postgres-nio.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: The wall around C: system libraries and one thin shim target.
@@ -152,6 +154,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // PostgreSQL as the shared store: the vault's entries, keyring and audit log, onboarding records and
+        // leases, tokens, invitations and the webhook outbox in tables, behind the storage interfaces of the
+        // libraries above (which never import PostgreSQL). PostgreSQL sees ciphertext and non-secret metadata only.
+        .target(
+            name: "CertVaultPostgres",
+            dependencies: [
+                "CertVaultCore", "CertVaultVault", "CertVaultOnboarding", "CertVaultAccess", "CertVaultWebhooks",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The configuration file shared by `certvault serve` and the CLI's VB365 commands.
         .target(
             name: "CertVaultConfiguration",
@@ -168,7 +183,7 @@ let package = Package(
             name: "CertVaultServer",
             dependencies: [
                 "CertVaultCore", "CertVaultPolicy", "CertVaultIssuer", "CertVaultVault", "CertVaultVB365",
-                "CertVaultOnboarding", "CertVaultAccess", "CertVaultConfiguration", "CertVaultWebhooks",
+                "CertVaultOnboarding", "CertVaultAccess", "CertVaultConfiguration", "CertVaultWebhooks", "CertVaultPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -200,6 +215,7 @@ let package = Package(
                 "CertVaultConfiguration",
                 "CertVaultServer",
                 "CertVaultWebhooks",
+                "CertVaultPostgres",
                 "CCurl",
                 "COpenSSL",
                 "CSodium",
@@ -220,7 +236,7 @@ let package = Package(
                 "CertVaultOnboarding",
                 "CertVaultServer",
                 "CertVaultWebhooks",
-                "CertVaultOnboarding",
+                "CertVaultPostgres",
                 "CSodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -306,7 +322,7 @@ let package = Package(
             dependencies: [
                 "CertVaultServer", "CertVaultAccess", "CertVaultConfiguration", "CertVaultOnboarding", "CertVaultVault",
                 "CertVaultIssuer", "CertVaultPolicy", "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultCore",
-                "CertVaultTesting", "CertVaultWebhooks",
+                "CertVaultTesting", "CertVaultWebhooks", "CertVaultPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -318,6 +334,14 @@ let package = Package(
             dependencies: [
                 "CertVaultWebhooks", "CertVaultOnboarding", "CertVaultHTTP", "CertVaultCore", "CertVaultTesting",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CertVaultPostgresTests",
+            dependencies: [
+                "CertVaultPostgres", "CertVaultVault", "CertVaultOnboarding", "CertVaultAccess", "CertVaultWebhooks",
+                "CertVaultCore", "CertVaultTesting", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -287,6 +287,23 @@ struct ConfigurationReader {
         return items.compactMap { if case .string(let text) = $0 { text } else { nil } }
     }
 
+    private func buildStorage(_ configuration: inout ServiceConfiguration, environment: [String: String]) throws {
+        var storage = ServiceConfiguration.StorageSettings()
+        if let backend = string("storage.backend") { storage.backend = backend == "postgres" ? .postgres : .files }
+        storage.url = string("storage.url")
+        storage.password = try secretSource(table: "storage", stem: "password", environment: environment)
+        storage.caFile = string("storage.ca_file")
+        if let size = integer("storage.pool_size") { storage.poolSize = size }
+        if let seconds = integer("storage.timeout") { storage.timeoutSeconds = seconds }
+        storage.replicaID = string("storage.replica_id")
+        if let seconds = integer("storage.lease_seconds") { storage.leaseSeconds = seconds }
+        if storage.backend == .postgres, storage.url == nil {
+            throw Self.failure(origin("storage.backend"), "storage is \"postgres\" but no url is given.",
+                               hint: "Add url = \"postgres://USER@HOST:5432/DATABASE\" and password_file = \"PATH\" to [storage].")
+        }
+        configuration.storage = storage
+    }
+
     private func buildPortal(_ configuration: inout ServiceConfiguration) throws {
         var portal = ServiceConfiguration.PortalSettings()
         if let url = string("portal.public_url") {
@@ -459,6 +476,7 @@ struct ConfigurationReader {
         if let count = integer("webhooks.max_attempts") { webhooks.maxAttempts = count }
         webhooks.outbox = string("webhooks.outbox")
         configuration.webhooks = webhooks
+        try buildStorage(&configuration, environment: environment)
         return configuration
     }
 

@@ -130,10 +130,29 @@ extension ServiceConfiguration {
         .init(table: "webhooks", name: "max_attempts", kind: .integer(1...100), environment: "CERTVAULT_WEBHOOK_MAX_ATTEMPTS",
               meaning: "attempts per event"),
         .init(table: "webhooks", name: "outbox", kind: .path, environment: "CERTVAULT_WEBHOOK_OUTBOX", meaning: "outbox folder"),
+        .init(table: "storage", name: "backend", kind: .choice(["files", "postgres"]), environment: "CERTVAULT_STORAGE",
+              meaning: "where the vault and the service's state live"),
+        .init(table: "storage", name: "url", kind: .string, environment: "CERTVAULT_POSTGRES_URL",
+              meaning: "postgres://USER@HOST:PORT/DATABASE (no password)"),
+        .init(table: "storage", name: "password_file", kind: .path, environment: "CERTVAULT_POSTGRES_PASSWORD_FILE",
+              meaning: "database password file"),
+        .init(table: "storage", name: "password_fd", kind: .integer(0...65535), environment: "CERTVAULT_POSTGRES_PASSWORD_FD",
+              meaning: "database password descriptor"),
+        .init(table: "storage", name: "password_credential", kind: .credentialName, environment: "CERTVAULT_POSTGRES_PASSWORD_CREDENTIAL",
+              meaning: "database password systemd credential"),
+        .init(table: "storage", name: "ca_file", kind: .path, environment: "CERTVAULT_POSTGRES_CA_FILE", meaning: "database server's CA bundle"),
+        .init(table: "storage", name: "pool_size", kind: .integer(1...200), environment: "CERTVAULT_POSTGRES_POOL_SIZE",
+              meaning: "most connections per process"),
+        .init(table: "storage", name: "timeout", kind: .integer(1...300), environment: "CERTVAULT_POSTGRES_TIMEOUT",
+              meaning: "seconds a storage call may wait before 503"),
+        .init(table: "storage", name: "replica_id", kind: .string, environment: "CERTVAULT_REPLICA_ID",
+              meaning: "this replica's name in leases and logs"),
+        .init(table: "storage", name: "lease_seconds", kind: .integer(5...3600), environment: "CERTVAULT_LEASE_SECONDS",
+              meaning: "lease lifetime without renewal"),
     ]
 
     /// The tables of the file.
-    static let tables = ["listen", "tls", "vault", "vb365", "onboarding", "tokens", "policy", "limits", "portal", "renewal", "webhooks"]
+    static let tables = ["listen", "tls", "vault", "vb365", "onboarding", "tokens", "policy", "limits", "portal", "renewal", "webhooks", "storage"]
 
     /// The documented environment variables that override file values, `CERTVAULT_CONFIG` aside.
     public static var environmentVariables: [String] { keys.compactMap(\.environment) }

@@ -152,6 +152,32 @@ public struct ServiceConfiguration: Sendable, Hashable {
         public init() {}
     }
 
+    /// Where the vault and the service's state live (`[storage]`).
+    public struct StorageSettings: Sendable, Hashable {
+        public enum Backend: String, Sendable, Hashable {
+            /// The vault folder and the state folders beside it (the default; nothing else to run).
+            case files
+            /// PostgreSQL, shared by several replicas.
+            case postgres
+        }
+        public var backend: Backend = .files
+        /// `postgres://USER@HOST:PORT/DATABASE[?sslmode=verify-full|disable]`, without a password.
+        public var url: String?
+        /// The database password's source (a file, descriptor or systemd credential).
+        public var password: SecretSource?
+        /// The CA bundle the database server's certificate must chain to.
+        public var caFile: String?
+        /// The most connections per process.
+        public var poolSize: Int = 10
+        /// Seconds a storage call may wait before it fails (503 in the service).
+        public var timeoutSeconds: Int = 10
+        /// This replica's name in leases and logs; `nil`: `HOST:PID`.
+        public var replicaID: String?
+        /// Seconds a lease stays valid without renewal.
+        public var leaseSeconds: Int = 30
+        public init() {}
+    }
+
     /// Where these values came from: the configuration file's path, or `nil` for built-in defaults
     /// (plus environment overrides). Errors about the values name it.
     public var source: String?
@@ -163,6 +189,7 @@ public struct ServiceConfiguration: Sendable, Hashable {
     public var portal = PortalSettings()
     public var renewal = RenewalSettings()
     public var webhooks = WebhookSettings()
+    public var storage = StorageSettings()
     /// The token store file (default: `tokens` inside the vault folder).
     public var tokenStore: String?
     /// The folder of issuance policies (`NAME.toml`); access policies are in its `access/` subfolder.

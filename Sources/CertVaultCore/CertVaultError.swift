@@ -39,6 +39,9 @@ public struct CertVaultError: Error, Hashable, Sendable, CustomStringConvertible
         public static let insecurePermissions = Code("insecure-permissions")
         /// OpenSSL reported a failure that input validation did not anticipate.
         public static let cryptoFailure = Code("crypto-failure")
+        /// The shared store (PostgreSQL) could not be reached or did not answer in time; nothing was
+        /// changed by the failed call, and the same call can be tried again (the service answers 503).
+        public static let storageUnavailable = Code("storage-unavailable")
     }
 
     /// The kind of failure.

@@ -55,7 +55,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return .conflict
         case .notFound:
             return .notFound
-        case .vaultLocked, .vaultMissing:
+        case .vaultLocked, .vaultMissing, .storageUnavailable:
             return .serviceUnavailable
         default:
             return .internalServerError
