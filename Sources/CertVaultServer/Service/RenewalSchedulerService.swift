@@ -24,6 +24,9 @@ public struct RenewalSchedulerService: Service {
     let logger: Logger
     /// Called after each pass with its report (tests wait on it).
     let onPass: @Sendable (RenewalScheduler.PassReport?) -> Void
+    /// With several replicas, the lease `job:renewal-scheduler`: a pass runs only on the replica
+    /// holding it (the others skip it). Nil: every pass runs (one replica).
+    public var jobLease: JobLease?
 
     public init(scheduler: RenewalScheduler, interval: Duration, clock: @escaping @Sendable () -> Int64 = { UTCTime.now() },
                 metrics: ServiceMetrics? = ServiceMetrics.shared, logger: Logger,
@@ -39,8 +42,12 @@ public struct RenewalSchedulerService: Service {
     public func run() async throws {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let report = await runPass()
-                onPass(report)
+                if let jobLease, !(await jobLease.holdAsync()) {
+                    logger.debug("renewal pass skipped: another replica holds \(jobLease.name)")
+                } else {
+                    let report = await runPass()
+                    onPass(report)
+                }
                 if Task.isShuttingDownGracefully { break }
                 // Sleeps until the next pass; graceful shutdown (or cancellation) ends the wait.
                 do {
@@ -102,8 +109,10 @@ extension RenewalSchedulerService {
                                                  checkDrift: renewal.checkDrift)
         let scheduler = RenewalScheduler(store: services.onboardingStore, vault: vault, settings: settings, events: services.events,
                                          onboarding: services.onboarding, invitations: invitations, logger: logger)
-        return RenewalSchedulerService(scheduler: scheduler, interval: .seconds(Int64(renewal.intervalHours) * 3600),
-                                       clock: services.clock, logger: logger)
+        var service = RenewalSchedulerService(scheduler: scheduler, interval: .seconds(Int64(renewal.intervalHours) * 3600),
+                                              clock: services.clock, logger: logger)
+        service.jobLease = services.storage?.jobLease(JobLease.renewalScheduler, logger: logger)
+        return service
     }
 }
 
