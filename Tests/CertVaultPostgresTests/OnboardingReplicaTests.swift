@@ -14,7 +14,8 @@ import Synchronization
 import Testing
 
 /// Two "replicas" in one process: each with its own PostgresDatabase (its own pool, its own replica
-/// id), its own vault handle and VB365 client, sharing one database, one vault and one simulator.
+/// id), its own vault handle (PostgresVaultStorage) and VB365 client, sharing one database (records, leases and
+/// the vault) and one simulator.
 final class ReplicaWorld: @unchecked Sendable {
     static let user = "VB365\\operator"
     static let password = "replica-test-password"
@@ -39,7 +40,6 @@ final class ReplicaWorld: @unchecked Sendable {
         try simulator.start()
         dir = try TemporaryDirectory()
         caFile = try dir.write("ca.pem", simulator.identity!.certificatePEM)
-        _ = try Vault.create(at: dir.file("vault"), protection: .keyFile(path: dir.file("key/root.key")))
         policy = try PolicyLoader.load(path: TestEnvironment.policy("default"))
     }
 
@@ -51,6 +51,11 @@ final class ReplicaWorld: @unchecked Sendable {
         settings.replicaID = replica
         let database = try PostgresDatabase(settings: settings)
         try database.migrate()
+        // One vault shared by the replicas, in the same database (the root key file is local to each "replica").
+        let storage = PostgresVaultStorage(database: database)
+        if try !Vault.exists(storage: storage) {
+            _ = try Vault.create(storage: storage, protection: .keyFile(path: dir.file("key/root.key")))
+        }
         return database
     }
 
@@ -59,7 +64,7 @@ final class ReplicaWorld: @unchecked Sendable {
                                                           http: .init(trust: .caFile(caFile), connectTimeout: 5, totalTimeout: 10),
                                                           retry: .init(maximumAttempts: 3, baseDelay: 0.01, maximumDelay: 0.05)),
                                      password: Array(Self.password.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, logger: Self.logger)
-        let vault = try Vault.open(at: dir.file("vault"), unlock: .keyFile(path: dir.file("key/root.key")))
+        let vault = try Vault.open(storage: PostgresVaultStorage(database: database), unlock: .keyFile(path: dir.file("key/root.key")))
         let store = OnboardingStore(backend: PostgresOnboardingBackend(database: database, leaseSeconds: leaseSeconds))
         let onboarding = Onboarding(client: client, vault: vault, store: store, issuer: Issuer(policy: policy, logger: Self.logger),
                                     logger: Self.logger)
