@@ -23,8 +23,10 @@ internal import Synchronization
 /// (one `stat`) and reads the file again, so a revocation takes effect at once. A process that has
 /// read revision N refuses a file with a lower revision (an older copy put back).
 public final class InvitationStore: Sendable {
-    /// The store's file.
+    /// Where the store is: its file's path, or the database row (``AccessDocumentBackend/location``).
     public let path: String
+    /// Where the store's bytes are kept.
+    public let backend: any AccessDocumentBackend
     /// The purpose with which the vault derives the store's key (see ``CertVaultVault/Vault/derivedKey(purpose:)``).
     public static let keyPurpose = "invitation store"
     /// The longest lifetime an invitation may have: 90 days.
@@ -36,7 +38,7 @@ public final class InvitationStore: Sendable {
     struct State: Sendable {
         var byID: [String: StoredInvitation] = [:]
         var file = InvitationStoreFile()
-        var stamp: [Int]?
+        var stamp: AccessDocumentVersion?
         var highestRevision: UInt64 = 0
     }
 
@@ -57,12 +59,23 @@ public final class InvitationStore: Sendable {
     /// Opens the store at `path` with the key `key` (32 bytes, derived from the vault's root key).
     ///
     /// - Throws: the errors of ``init(path:vault:)``.
-    public init(path: String, key: SecretBytes) throws {
+    public convenience init(path: String, key: SecretBytes) throws {
+        try self.init(
+            backend: FileAccessDocument(path: path, what: "invitation store", corruptCode: .invitationStoreCorrupt), key: key)
+    }
+
+    /// Opens the store kept by `backend` (a file, or the shared database's `invitations` row) with the
+    /// key `key` (32 bytes, derived from the vault's root key). The bytes, their MAC and the rollback
+    /// check are the same whatever keeps them.
+    ///
+    /// - Throws: the errors of ``init(path:vault:)``; `storage-unavailable` from a database.
+    public init(backend: any AccessDocumentBackend, key: SecretBytes) throws {
         precondition(key.count == 32, "the invitation store's key is 32 bytes")
-        self.path = path
+        self.path = backend.location
+        self.backend = backend
         self.keys = InvitationStoreKeys(key)
         self.state = Mutex(State())
-        if let (file, stamp) = try readFile() {
+        if let (file, stamp) = try readDocument() {
             try state.withLock { state throws(CertVaultError) in try InvitationStore.install(file, stamp: stamp, into: &state, path: path) }
         }
     }
@@ -240,55 +253,16 @@ public final class InvitationStore: Sendable {
         return result!
     }
 
-    // MARK: The file
+    // MARK: The document
 
-    private var folder: String {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count > 1 else { return "." }
-        let joined = parts.dropLast().joined(separator: "/")
-        return joined.isEmpty ? "/" : joined
-    }
-
-    private static func stamp(_ info: stat) -> [Int] {
-        [
-            Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
-            Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec),
-        ]
-    }
-
-    /// Reads and authenticates the file; nil when there is none.
-    private func readFile() throws -> (InvitationStoreFile, [Int])? {
-        var info = stat()
-        if lstat(path, &info) != 0 {
-            if errno == ENOENT { return nil }
-            throw CertVaultError(.fileSystem, "Cannot read the invitation store '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        try PrivateFiles.checkPrivateFolder(folder, what: "The invitation store's folder")
-        let fd = try PrivateFiles.openPrivateFile(path, what: "The invitation store")
-        defer { close(fd) }
-        guard fstat(fd, &info) == 0 else {
-            throw CertVaultError(.fileSystem, "Cannot read the invitation store '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        guard info.st_size <= InvitationStoreFile.sizeLimit else {
-            throw CertVaultError(
-                .invitationStoreCorrupt, "The invitation store '\(path)' is \(info.st_size) bytes, more than a store can be.",
-                hint: "Check that the path names the invitation store.")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else {
-                throw CertVaultError(.fileSystem, "Cannot read the invitation store '\(path)'.", underlying: PrivateFiles.errnoText())
-            }
-            done += got
-        }
-        return (try InvitationStoreFile.parse(bytes, keys: keys, path: path), InvitationStore.stamp(info))
+    /// Reads and authenticates the document; nil when there is none.
+    private func readDocument() throws -> (InvitationStoreFile, AccessDocumentVersion)? {
+        guard let document = try backend.read() else { return nil }
+        return (try InvitationStoreFile.parse(document.bytes, keys: keys, path: path), document.version)
     }
 
     private static func install(
-        _ file: InvitationStoreFile, stamp: [Int]?, into state: inout State, path: String
+        _ file: InvitationStoreFile, stamp: AccessDocumentVersion?, into state: inout State, path: String
     ) throws(CertVaultError) {
         guard file.revision >= state.highestRevision else {
             throw CertVaultError(
@@ -304,12 +278,11 @@ public final class InvitationStore: Sendable {
         state.highestRevision = file.revision
     }
 
-    /// Reads the file again when it changed since it was last read (another process wrote it).
+    /// Reads the document again when it changed since it was last read (another process wrote it).
     private func refreshIfChanged() throws {
-        var info = stat()
-        let current: [Int]? = stat(path, &info) == 0 ? InvitationStore.stamp(info) : nil
+        let current = try backend.currentVersion()
         guard current != state.withLock({ $0.stamp }) else { return }
-        if let (file, stamp) = try readFile() {
+        if let (file, stamp) = try readDocument() {
             try state.withLock { state throws(CertVaultError) in try InvitationStore.install(file, stamp: stamp, into: &state, path: path) }
         } else {
             try state.withLock { state throws(CertVaultError) in
@@ -322,48 +295,29 @@ public final class InvitationStore: Sendable {
         }
     }
 
-    /// Changes the file under its lock: re-read, change, write a new revision, rename into place.
+    /// Changes the document: read, change, write a new revision if nobody wrote meanwhile (compare and
+    /// swap), else read again and re-apply `change` (which may so run more than once). An invitation
+    /// completed by two replicas at once is so completed once: the second sees it completed.
     private func modify(_ change: (inout InvitationStoreFile) throws -> Void) throws {
-        try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
-        let lockFD = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard lockFD >= 0 else {
-            throw CertVaultError(
-                .fileSystem, "Cannot open the invitation store's lock '\(path).lock'.", underlying: PrivateFiles.errnoText())
-        }
-        defer { close(lockFD) }
-        while flock(lockFD, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                throw CertVaultError(.fileSystem, "Cannot lock the invitation store.", underlying: PrivateFiles.errnoText())
+        try AccessDocumentUpdate.retrying(location: path) { () throws -> Bool? in
+            let current = try readDocument()
+            var file = current?.0 ?? InvitationStoreFile()
+            let highest = state.withLock { $0.highestRevision }
+            if file.revision < highest {
+                try state.withLock { state throws(CertVaultError) in
+                    try InvitationStore.install(file, stamp: nil, into: &state, path: path)
+                }
             }
-        }
-        defer { flock(lockFD, LOCK_UN) }
-        let current = try readFile()
-        var file = current?.0 ?? InvitationStoreFile()
-        let highest = state.withLock { $0.highestRevision }
-        if file.revision < highest {
-            try state.withLock { state throws(CertVaultError) in try InvitationStore.install(file, stamp: nil, into: &state, path: path) }
-        }
-        try change(&file)
-        file.revision += 1
-        let bytes = try file.serialize(keys: keys)
-        let base = path.split(separator: "/").last.map(String.init) ?? "invitations"
-        let temporary = "\(folder)/.\(base).tmp-\(PrivateFiles.randomName())"
-        do {
-            try PrivateFiles.writeNewFile(temporary, bytes: bytes)
-            guard rename(temporary, path) == 0 else {
-                throw CertVaultError(.fileSystem, "Cannot rename into '\(path)'.", underlying: PrivateFiles.errnoText())
+            try change(&file)
+            file.revision += 1
+            let bytes = try file.serialize(keys: keys)
+            guard let version = try backend.write(bytes, revision: file.revision, replacing: current?.1) else { return nil }
+            try state.withLock { state throws(CertVaultError) in
+                if file.revision > state.highestRevision || state.stamp == nil {
+                    try InvitationStore.install(file, stamp: version, into: &state, path: path)
+                }
             }
-            try PrivateFiles.syncDirectory(folder)
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        var info = stat()
-        let stamp: [Int]? = stat(path, &info) == 0 ? InvitationStore.stamp(info) : nil
-        try state.withLock { state throws(CertVaultError) in
-            if file.revision > state.highestRevision || state.stamp == nil {
-                try InvitationStore.install(file, stamp: stamp, into: &state, path: path)
-            }
+            return true
         }
     }
 

@@ -27,8 +27,10 @@ internal import Synchronization
 /// path: ``grant(for:now:)`` never writes. Through the protocol these are ``TokenAuthority/flushIfDue(now:)``
 /// and ``TokenAuthority/flush(now:)``.
 public final class TokenStore: TokenAuthority, Sendable {
-    /// The store's file.
+    /// Where the store is: its file's path, or the database row (``AccessDocumentBackend/location``).
     public let path: String
+    /// Where the store's bytes are kept.
+    public let backend: any AccessDocumentBackend
     /// Seconds between two writes of the "last used" times.
     public static let lastUsedFlushInterval: Int64 = 60
     /// The purpose with which the vault derives the store's key (see ``CertVaultVault/Vault/derivedKey(purpose:)``).
@@ -48,7 +50,7 @@ public final class TokenStore: TokenAuthority, Sendable {
     struct State: Sendable {
         var tokens: [String: LoadedToken] = [:]
         var file = TokenStoreFile()
-        var stamp: [Int]?
+        var stamp: AccessDocumentVersion?
         var highestRevision: UInt64 = 0
         var pendingLastUsed: [String: Int64] = [:]
         var lastFlush: Int64 = 0
@@ -63,16 +65,31 @@ public final class TokenStore: TokenAuthority, Sendable {
     /// - Throws: ``CertVaultError`` `token-store-corrupt` (altered or damaged), `token-store-wrong-key`
     ///   (another vault's store), `insecure-permissions` (the file or its folder open to other users),
     ///   `file-system`.
-    public init(
+    public convenience init(
         path: String, key: SecretBytes, policies: AccessPolicySet = .empty,
         logger: Logger = Logger(label: "certvault.access", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
+        try self.init(
+            backend: FileAccessDocument(path: path, what: "token store", corruptCode: .tokenStoreCorrupt), key: key,
+            policies: policies, logger: logger)
+    }
+
+    /// Opens the store kept by `backend` (a file, or the shared database's `tokens` row) with the key
+    /// `key` (32 bytes, derived from the vault's root key). The bytes, their MAC and the rollback check
+    /// are the same whatever keeps them.
+    ///
+    /// - Throws: the errors of ``init(path:key:policies:logger:)``; `storage-unavailable` from a database.
+    public init(
+        backend: any AccessDocumentBackend, key: SecretBytes, policies: AccessPolicySet = .empty,
+        logger: Logger = Logger(label: "certvault.access", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
         precondition(key.count == 32, "the token store's key is 32 bytes")
-        self.path = path
+        self.path = backend.location
+        self.backend = backend
         self.keys = TokenStoreKeys(key)
         self.logger = logger
         self.state = Mutex(State(policies: policies))
-        if let (file, stamp) = try readFile() {
+        if let (file, stamp) = try readDocument() {
             try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: stamp, into: &state, path: path) }
         }
     }
@@ -262,6 +279,7 @@ public final class TokenStore: TokenAuthority, Sendable {
         guard !pending.isEmpty else { return 0 }
         var written = 0
         try modify { file in
+            written = 0
             for index in file.tokens.indices {
                 if let time = pending[file.tokens[index].accessor], time > (file.tokens[index].lastUsed ?? Int64.min) {
                     file.tokens[index].lastUsed = time
@@ -290,54 +308,17 @@ public final class TokenStore: TokenAuthority, Sendable {
     /// ``TokenAuthority`` conformance: ``flushLastUsed(now:)``.
     public func flush(now: Int64) throws { try flushLastUsed(now: now) }
 
-    // MARK: The file
+    // MARK: The document
 
-    private var folder: String {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count > 1 else { return "." }
-        let joined = parts.dropLast().joined(separator: "/")
-        return joined.isEmpty ? "/" : joined
+    /// Reads and authenticates the document; nil when there is none.
+    private func readDocument() throws -> (TokenStoreFile, AccessDocumentVersion)? {
+        guard let document = try backend.read() else { return nil }
+        return (try TokenStoreFile.parse(document.bytes, keys: keys, path: path), document.version)
     }
 
-    private static func stamp(_ info: stat) -> [Int] {
-        [
-            Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
-            Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec),
-        ]
-    }
-
-    /// Reads and authenticates the file; nil when there is none.
-    private func readFile() throws -> (TokenStoreFile, [Int])? {
-        var info = stat()
-        if lstat(path, &info) != 0 {
-            if errno == ENOENT { return nil }
-            throw CertVaultError(.fileSystem, "Cannot read the token store '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        try PrivateFiles.checkPrivateFolder(folder, what: "The token store's folder")
-        let fd = try PrivateFiles.openPrivateFile(path, what: "The token store")
-        defer { close(fd) }
-        guard fstat(fd, &info) == 0 else {
-            throw CertVaultError(.fileSystem, "Cannot read the token store '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        guard info.st_size <= TokenStoreFile.sizeLimit else {
-            throw CertVaultError(
-                .tokenStoreCorrupt, "The token store '\(path)' is \(info.st_size) bytes, more than a store can be.",
-                hint: "Check that the path names the token store.")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else {
-                throw CertVaultError(.fileSystem, "Cannot read the token store '\(path)'.", underlying: PrivateFiles.errnoText())
-            }
-            done += got
-        }
-        return (try TokenStoreFile.parse(bytes, keys: keys, path: path), TokenStore.stamp(info))
-    }
-
-    private static func install(_ file: TokenStoreFile, stamp: [Int]?, into state: inout State, path: String) throws(CertVaultError) {
+    private static func install(
+        _ file: TokenStoreFile, stamp: AccessDocumentVersion?, into state: inout State, path: String
+    ) throws(CertVaultError) {
         guard file.revision >= state.highestRevision else {
             throw CertVaultError(
                 .tokenStoreRolledBack,
@@ -359,12 +340,11 @@ public final class TokenStore: TokenAuthority, Sendable {
         state.highestRevision = file.revision
     }
 
-    /// Reads the file again when it changed since it was last read (another process wrote it).
+    /// Reads the document again when it changed since it was last read (another process wrote it).
     private func refreshIfChanged() throws {
-        var info = stat()
-        let current: [Int]? = stat(path, &info) == 0 ? TokenStore.stamp(info) : nil
+        let current = try backend.currentVersion()
         guard current != state.withLock({ $0.stamp }) else { return }
-        if let (file, stamp) = try readFile() {
+        if let (file, stamp) = try readDocument() {
             try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: stamp, into: &state, path: path) }
         } else {
             try state.withLock { state throws(CertVaultError) in
@@ -377,47 +357,26 @@ public final class TokenStore: TokenAuthority, Sendable {
         }
     }
 
-    /// Changes the file under its lock: re-read, change, write a new revision, rename into place.
+    /// Changes the document: read, change, write a new revision if nobody wrote meanwhile (compare and
+    /// swap), else read again and re-apply `change` (which may so run more than once).
     private func modify(_ change: (inout TokenStoreFile) throws -> Void) throws {
-        try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
-        let lockFD = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard lockFD >= 0 else {
-            throw CertVaultError(.fileSystem, "Cannot open the token store's lock '\(path).lock'.", underlying: PrivateFiles.errnoText())
-        }
-        defer { close(lockFD) }
-        while flock(lockFD, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                throw CertVaultError(.fileSystem, "Cannot lock the token store.", underlying: PrivateFiles.errnoText())
+        try AccessDocumentUpdate.retrying(location: path) { () throws -> Bool? in
+            let current = try readDocument()
+            var file = current?.0 ?? TokenStoreFile()
+            let highest = state.withLock { $0.highestRevision }
+            if file.revision < highest {
+                try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: nil, into: &state, path: path) }
             }
-        }
-        defer { flock(lockFD, LOCK_UN) }
-        let current = try readFile()
-        var file = current?.0 ?? TokenStoreFile()
-        let highest = state.withLock { $0.highestRevision }
-        if file.revision < highest {
-            try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: nil, into: &state, path: path) }
-        }
-        try change(&file)
-        file.revision += 1
-        let bytes = try file.serialize(keys: keys)
-        let base = path.split(separator: "/").last.map(String.init) ?? "tokens"
-        let temporary = "\(folder)/.\(base).tmp-\(PrivateFiles.randomName())"
-        do {
-            try PrivateFiles.writeNewFile(temporary, bytes: bytes)
-            guard rename(temporary, path) == 0 else {
-                throw CertVaultError(.fileSystem, "Cannot rename into '\(path)'.", underlying: PrivateFiles.errnoText())
+            try change(&file)
+            file.revision += 1
+            let bytes = try file.serialize(keys: keys)
+            guard let version = try backend.write(bytes, revision: file.revision, replacing: current?.1) else { return nil }
+            try state.withLock { state throws(CertVaultError) in
+                if file.revision > state.highestRevision || state.stamp == nil {
+                    try TokenStore.install(file, stamp: version, into: &state, path: path)
+                }
             }
-            try PrivateFiles.syncDirectory(folder)
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        var info = stat()
-        let stamp: [Int]? = stat(path, &info) == 0 ? TokenStore.stamp(info) : nil
-        try state.withLock { state throws(CertVaultError) in
-            if file.revision > state.highestRevision || state.stamp == nil {
-                try TokenStore.install(file, stamp: stamp, into: &state, path: path)
-            }
+            return true
         }
     }
 

@@ -54,9 +54,15 @@ public struct Problem: Error, HTTPResponseError, Sendable {
 
 extension Problem {
     /// Maps a library error to a problem: its code and sentences are already safe to show.
+    /// `storage-unavailable` (the database did not answer) carries `Retry-After`: nothing was lost,
+    /// the client may try again in a few seconds.
     public init(_ error: CertVaultError, status: HTTPResponse.Status) {
-        self.init(status, code: error.code.name, detail: error.reason, hint: error.hint)
+        let retry: HTTPFields = error.code == .storageUnavailable ? [.retryAfter: Problem.storageRetryAfterSeconds] : [:]
+        self.init(status, code: error.code.name, detail: error.reason, hint: error.hint, headers: retry)
     }
+
+    /// `Retry-After` of a `storage-unavailable` answer, in seconds.
+    public static let storageRetryAfterSeconds = "5"
 
     /// 404 for a tenant that does not exist or is not covered by the caller's grant: the two are
     /// indistinguishable on purpose.

@@ -26,7 +26,11 @@ internal import Glibc
 /// The schedule (attempts, next attempt) is in each file and, for a cheap listing, in memory:
 /// ``due(now:limit:)`` reads the folder's names and opens only files it has not seen yet, so an
 /// event moved back from `dead/` by hand is picked up without a restart (its attempts start
-/// again). One process writes an outbox (`certvault serve`, which holds the vault's serve lock).
+/// again). One process writes an outbox folder (`certvault serve`, which holds the vault's serve lock).
+///
+/// With `[storage] backend = "postgres"` the outbox is a table of the shared database instead
+/// (``init(backend:receivers:logger:clock:)``, ``WebhookOutboxBackend``): several replicas record
+/// into it, and each due delivery is claimed by one of them at a time.
 public final class WebhookOutbox: LifecycleEventSink, Sendable {
     /// The outbox folder.
     public let path: String
@@ -36,6 +40,8 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
     private let clock: @Sendable () -> Double
     private let schedule = Mutex([String: Schedule]())
     private let observers = Mutex([@Sendable () -> Void]())
+    /// The database keeping the events, or nil for the folder at ``path``.
+    public let backend: (any WebhookOutboxBackend)?
 
     struct Schedule: Sendable, Hashable {
         var attempts: Int
@@ -43,9 +49,9 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
     }
 
     /// The pending folder.
-    public var pendingPath: String { path + "/pending" }
+    public var pendingPath: String { backend == nil ? path + "/pending" : path + " (pending)" }
     /// The folder of events given up on.
-    public var deadPath: String { path + "/dead" }
+    public var deadPath: String { backend == nil ? path + "/dead" : path + " (dead)" }
     /// The folder unreadable files are moved to.
     public var corruptPath: String { path + "/corrupt" }
 
@@ -59,6 +65,7 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
         self.receivers = receivers
         self.logger = logger
         self.clock = clock
+        self.backend = nil
         try PrivateFiles.makePrivateDirectory(path)
         for folder in [pendingPath, deadPath, corruptPath] {
             try PrivateFiles.makePrivateDirectory(folder)
@@ -66,6 +73,19 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
             for name in PrivateFiles.names(in: folder) where name.hasPrefix(".tmp-") { unlink("\(folder)/\(name)") }
         }
         _ = refresh(now: clock())
+    }
+
+    /// An outbox kept by `backend` (the shared database) for `receivers`: several replicas may
+    /// record into it and deliver from it; each delivery is claimed by one of them at a time.
+    ///
+    /// - Parameter clock: Unix time in seconds (tests control it).
+    public init(backend: any WebhookOutboxBackend, receivers: [String], logger: Logger,
+                clock: @escaping @Sendable () -> Double = WebhookClock.now) {
+        self.path = backend.location
+        self.receivers = receivers
+        self.logger = logger
+        self.clock = clock
+        self.backend = backend
     }
 
     /// Calls `observer` after every ``record(_:)`` that added something (the deliverer wakes up).
@@ -107,6 +127,10 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
         for receiver in receivers {
             let name = Self.fileName(eventID: event.id, receiver: receiver)
             let entry = OutboxEntry(event: event, receiver: receiver, recordedAt: now, attempts: 0, nextAttemptAt: now)
+            if let backend {
+                if try backend.insert(name: name, entry: entry) { added = true }
+                continue
+            }
             do {
                 try PrivateFiles.writeNewFileAtomically("\(pendingPath)/\(name)", bytes: try entry.encoded())
             } catch let error as CertVaultError where error.code == .alreadyExists {
@@ -127,11 +151,23 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
     public struct Pending: Sendable, Hashable {
         public var name: String
         public var entry: OutboxEntry
+
+        /// A pending delivery named `name`.
+        public init(name: String, entry: OutboxEntry) {
+            self.name = name
+            self.entry = entry
+        }
     }
 
     /// Up to `limit` pending deliveries due at `now`, the longest overdue first. Unreadable files
     /// are moved to `corrupt/` on the way (logged), never returned.
     public func due(now: Double, limit: Int = 100) -> [Pending] {
+        if let backend {
+            do { return try backend.claimDue(now: now, limit: limit) } catch {
+                logger.error("webhook outbox: cannot read \(path): \(error)")
+                return []
+            }
+        }
         let known = refresh(now: now)
         let names = known.filter { $0.value.nextAttemptAt <= now }
             .sorted { ($0.value.nextAttemptAt, $0.key) < ($1.value.nextAttemptAt, $1.key) }.prefix(limit).map(\.key)
@@ -145,13 +181,22 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
     }
 
     /// How many deliveries are pending (not yet delivered, not given up).
-    public func pendingCount() -> Int { schedule.withLock { $0.count } }
+    public func pendingCount() -> Int {
+        if let backend { return (try? backend.pendingCount()) ?? 0 }
+        return schedule.withLock { $0.count }
+    }
 
     /// How many deliveries were given up on (`dead/`).
-    public func deadCount() -> Int { PrivateFiles.names(in: deadPath).filter { !$0.hasPrefix(".") }.count }
+    public func deadCount() -> Int {
+        if let backend { return (try? backend.deadCount()) ?? 0 }
+        return PrivateFiles.names(in: deadPath).filter { !$0.hasPrefix(".") }.count
+    }
 
     /// When the next pending delivery is due, or nil when none is pending.
-    public func nextDueTime() -> Double? { schedule.withLock { $0.values.map(\.nextAttemptAt).min() } }
+    public func nextDueTime() -> Double? {
+        if let backend { return try? backend.nextDueTime() }
+        return schedule.withLock { $0.values.map(\.nextAttemptAt).min() }
+    }
 
     /// Reads the pending folder's names; loads files not seen before, forgets names gone.
     private func refresh(now: Double) -> [String: Schedule] {
@@ -203,6 +248,7 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
 
     /// The receiver accepted it: the file goes.
     public func markDelivered(_ name: String) throws {
+        if let backend { return try backend.remove(name: name) }
         guard unlink("\(pendingPath)/\(name)") == 0 || errno == ENOENT else {
             throw CertVaultError(.fileSystem, "Cannot remove the delivered event '\(pendingPath)/\(name)'.",
                                  hint: "Check the outbox folder's permissions; the event would be sent again.",
@@ -214,6 +260,7 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
 
     /// Stores a failed attempt: the count, the next attempt's time, the error.
     public func reschedule(_ name: String, entry: OutboxEntry) throws {
+        if let backend { return try backend.reschedule(name: name, entry: entry) }
         try replace(name, with: entry)
         schedule.withLock { $0[name] = Schedule(attempts: entry.attempts, nextAttemptAt: entry.nextAttemptAt) }
     }
@@ -222,6 +269,7 @@ public final class WebhookOutbox: LifecycleEventSink, Sendable {
     public func park(_ name: String, entry: OutboxEntry) throws {
         var parked = entry
         parked.parkedAt = clock()
+        if let backend { return try backend.park(name: name, entry: parked) }
         let target = "\(deadPath)/\(name)"
         unlink(target)  // the same event parked before, re-queued and given up again
         try PrivateFiles.writeNewFileAtomically(target, bytes: try parked.encoded())
@@ -272,13 +320,17 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
         self.parkedAt = parkedAt
     }
 
-    func encoded() throws -> [UInt8] {
+    /// The entry's JSON (as in an outbox file).
+    public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(self)) + [10]
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> OutboxEntry {
+    /// The entry in `bytes` (an outbox file's or row's JSON), checked.
+    ///
+    /// - Throws: when it is not an entry this certvault can read.
+    public static func decode(_ bytes: [UInt8]) throws -> OutboxEntry {
         let entry = try JSONDecoder().decode(OutboxEntry.self, from: Data(bytes))
         guard entry.format == 1 else {
             throw CertVaultError(.invalidInput, "Outbox file format \(entry.format) is not known to this certvault.")

@@ -105,10 +105,17 @@ enum PublicHandlers {
             vault = "failed"
             detail = Problem.safeDescription(of: error)
         }
+        var storageReady = true
+        if let storage = services.storage {
+            do { try await services.work.run { try storage.check() } } catch {
+                storageReady = false
+                detail = "storage: " + Problem.safeDescription(of: error)
+            }
+        }
         let readiness = services.readiness
         let vb365 = try await services.work.run { readiness.checkVB365() }
         if detail == nil, let failure = vb365.detail { detail = "VB365: " + failure }
-        let ready = vault == "ok" && vb365.status != "failed"
+        let ready = vault == "ok" && vb365.status != "failed" && storageReady
         return try JSONResponse.make(
             ReadinessView(status: ready ? "ready" : "not-ready", vault: vault, vb365: vb365.status, detail: detail),
             status: ready ? .ok : .serviceUnavailable)

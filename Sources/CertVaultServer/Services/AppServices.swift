@@ -46,6 +46,9 @@ public struct AppServices: Sendable {
     /// The invitation links of the customer portal; `nil`: no portal (its pages answer 404, the
     /// invitation API 503 `portal-not-configured`).
     public var invitations: InvitationStore?
+    /// Where the state lives (`[storage]`); `/readyz` fails while its database does not answer.
+    /// `nil`: files only (tests that build services by hand).
+    public var storage: ServiceStorage?
 
     public init(
         configuration: ServiceConfiguration, work: BlockingWork, vault: VaultService, tokens: any TokenAuthority,

@@ -3,6 +3,7 @@ import CertVaultConfiguration
 import CertVaultCore
 import CertVaultHTTP
 import CertVaultOnboarding
+import CertVaultServer
 import CertVaultWebhooks
 import Foundation
 import Logging
@@ -87,11 +88,12 @@ enum WebhookWiring {
     /// The deliverer over the durable outbox when `[webhooks] urls` are configured, else nil.
     ///
     /// - Throws: the signing key's errors (unreadable, shorter than 32 bytes), the outbox folder's.
-    static func prepare(_ configuration: ServiceConfiguration, logger: Logger) throws -> WebhookDeliverer? {
+    static func prepare(_ configuration: ServiceConfiguration, storage: ServiceStorage? = nil, logger: Logger) throws -> WebhookDeliverer? {
         let webhooks = configuration.webhooks
         guard !webhooks.urls.isEmpty, let source = webhooks.secret else { return nil }
         let signer = try WebhookSigner.load(from: source)
-        let outbox = try WebhookOutbox(path: configuration.webhookOutboxPath, receivers: webhooks.urls, logger: logger)
+        let outbox = try (storage ?? ServiceStorage(database: nil))
+            .webhookOutbox(path: configuration.webhookOutboxPath, receivers: webhooks.urls, logger: logger)
         // WebhookDeliveryService counts each attempt in the metrics.
         return try WebhookDeliverer(outbox: outbox, signer: signer, settings: WebhookDeliverer.Settings(webhooks), logger: logger)
     }

@@ -6,6 +6,7 @@ import CertVaultOnboarding
 import CertVaultServer
 import CertVaultVault
 import Foundation
+import Logging
 
 /// Where the invitation store and the onboarding records are; opens them with the vault as
 /// `certvault token` does (``VaultOptions/open()``).
@@ -21,7 +22,10 @@ struct InvitationStoreOptions: ParsableArguments {
     /// opened with (create and revoke write the vault's audit log).
     func open(vault: VaultOptions) throws -> (store: InvitationStore, vault: Vault) {
         let opened = try vault.open()
-        return (try InvitationStore(path: InvitationStore.defaultPath(vault: opened.path), vault: opened), opened)
+        // The configuration's [storage]: on PostgreSQL, the store every replica uses.
+        let storage = try ServiceStorage.open(
+            try vault.configuration(), logger: Logger(label: "certvault.cli", factory: { _ in SwiftLogNoOpLogHandler() }))
+        return (try storage.invitationStore(vault: opened), opened)
     }
 
     /// The tenant's onboarding record, if there is one.

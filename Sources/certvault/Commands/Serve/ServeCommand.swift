@@ -43,6 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try ServiceConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment)
         let prepared = try ServePreparation.prepare(configuration, logger: logger)
         defer { withExtendedLifetime(prepared.lock) {} }  // held until the service has stopped
+        defer { prepared.storage.shutdown() }  // after the HTTP server and the background jobs
         do {
             try await ServiceRunner.run(
                 services: prepared.services, worker: prepared.worker,
@@ -72,7 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
 /// What `serve` prepares before it listens: the lock, the vault, tokens and access policies,
 /// the workflow and its worker. Every refusal comes here, before the port is opened.
 struct ServePreparation {
-    let lock: ServeLock
+    /// The vault folder's serve lock; nil on PostgreSQL, where several replicas serve one vault.
+    let lock: ServeLock?
+    /// Where the state lives (`[storage]`).
+    let storage: ServiceStorage
     let services: AppServices
     let worker: OnboardingWorker?
     let workerLine: String
@@ -88,13 +92,16 @@ struct ServePreparation {
             throw CertVaultError(.vaultMissing, "There is no vault at '\(vaultPath)' to serve.",
                                  hint: "Create one with 'certvault init --vault \(vaultPath)', or set [vault] path in the configuration file.")
         }
-        // First, so that a second 'serve' is refused before it touches anything.
-        let lock = try ServeLock(vaultPath: vaultPath)
+        // First, so that a second 'serve' is refused before it touches anything. On PostgreSQL several
+        // replicas share the state by design: the database coordinates them, not a lock file.
+        let lock = configuration.storage.backend == .files ? try ServeLock(vaultPath: vaultPath) : nil
+        // [storage]: with PostgreSQL, the pool is started and the schema migrated here, before any use.
+        let storage = try ServiceStorage.open(configuration, logger: logger)
         // A policy that does not parse, or names an unknown scope, stops the start: it never
         // grants anything by default.
         let policies = try AccessPolicySet.load(folder: configuration.accessPolicyFolder)
         let vault = try configuration.vault.openVault()
-        let tokens = try TokenStore(vault: vault, path: configuration.tokenStorePath, policies: policies, logger: logger)
+        let tokens = try storage.tokenStore(vault: vault, path: configuration.tokenStorePath, policies: policies, logger: logger)
         for token in try tokens.tokensWithMissingPolicy() {
             // Grants nothing until the policy is back; said at start so a renamed policy is noticed.
             logger.warning("token \(token.accessor) ('\(token.name)') is bound to the access policy '\(token.policy ?? "?")', which is not in \(configuration.accessPolicyFolder): it grants nothing")
@@ -104,7 +111,7 @@ struct ServePreparation {
         let vaultService = VaultService(handles: [vault, try vault.anotherHandle()], work: work)
         let store = try OnboardingStore(folder: configuration.onboarding.stateDirectory)
         // Webhooks: the durable outbox is the event sink; the worker reports onboarding outcomes to it.
-        let webhooks = try WebhookWiring.prepare(configuration, logger: logger)
+        let webhooks = try WebhookWiring.prepare(configuration, storage: storage, logger: logger)
         var onboarding: Onboarding?
         var worker: OnboardingWorker?
         var workerLine = "onboarding worker: off (no [vb365] url in the configuration)"
@@ -133,7 +140,7 @@ struct ServePreparation {
                 + "\(settings.concurrency) at once, VB365 \(client.configuration.serverURL)"
         }
         // Invitation links of the customer portal: hashes only, in the vault folder, MACed with a key of the vault's.
-        let invitations = try InvitationStore(path: InvitationStore.defaultPath(vault: vaultPath), vault: vault)
+        let invitations = try storage.invitationStore(vault: vault)
         var services = AppServices(configuration: configuration, work: work, vault: vaultService, tokens: tokens,
                                    onboardingStore: store, onboarding: onboarding, invitations: invitations)
         if let worker {
@@ -141,8 +148,10 @@ struct ServePreparation {
             services.onboardingWatched = { worker.expedite($0, minimumSpacing: 1) }
         }
         if let webhooks { services.events = webhooks.outbox }
+        services.storage = storage
+        logger.info("storage: \(storage.description)")
         logger.info("access policies: \(policies.names.isEmpty ? "none" : policies.names.joined(separator: ", ")); tokens in \(tokens.path)")
-        var prepared = ServePreparation(lock: lock, services: services, worker: worker, workerLine: workerLine,
+        var prepared = ServePreparation(lock: lock, storage: storage, services: services, worker: worker, workerLine: workerLine,
                                         webhookDelivery: webhooks.map { WebhookDeliveryService(deliverer: $0, logger: logger) })
         if configuration.renewal.enabled {
             // The scheduler records into services.events: it must be the final sink by now.

@@ -2,8 +2,10 @@ import ArgumentParser
 import CertVaultAccess
 import CertVaultConfiguration
 import CertVaultCore
+import CertVaultServer
 import CertVaultVault
 import Foundation
+import Logging
 
 /// `certvault token create | list | revoke`: the service's API tokens.
 struct TokenCommand: ParsableCommand {
@@ -60,6 +62,12 @@ struct TokenStoreOptions: ParsableArguments {
     func openWithVault(vault: VaultOptions, policies needed: Bool) throws -> (store: TokenStore, vault: Vault) {
         let policies = needed ? try AccessPolicySet.load(folder: accessPolicyFolder(vault: vault)) : .empty
         let opened = try vault.open()
+        if store ?? Environment.value("CERTVAULT_TOKEN_STORE") == nil {
+            // The configuration's [storage]: on PostgreSQL, the store every replica uses.
+            let logger = Logger(label: "certvault.cli", factory: { _ in SwiftLogNoOpLogHandler() })
+            let storage = try ServiceStorage.open(try vault.configuration(), logger: logger)
+            if storage.isShared { return (try storage.tokenStore(vault: opened, policies: policies, logger: logger), opened) }
+        }
         return (try TokenStore(vault: opened, path: storePath(vault: vault), policies: policies), opened)
     }
 }
