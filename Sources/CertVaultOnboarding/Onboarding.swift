@@ -172,8 +172,27 @@ public final class Onboarding: @unchecked Sendable {
     /// adds the organization, reconciles an add left unfinished. Holds the tenant's lock, so
     /// two resumes of one tenant produce one `POST`.
     public func resume(_ tenant: TenantID, wait: Wait = .checkOnce) throws -> OnboardingRecord {
-        try store.withTenantLock(tenant) {
+        try store.withTenantLock(tenant) { try resumeHolding(tenant, wait: wait, lease: nil) }
+    }
+
+    /// ``resume(_:wait:)`` when nobody else works on the tenant; nil (nothing done) when another
+    /// process or replica holds its lock or lease. The service's worker calls this.
+    ///
+    /// A lease taken over from a holder that never released it (it died, or stalled past its
+    /// expiry) while the record says an add may have been in flight (`adding-organization`) is
+    /// reconciled through `GET Organizations` before anything is sent again, as every unfinished
+    /// add is.
+    public func resumeIfFree(_ tenant: TenantID, wait: Wait = .checkOnce) throws -> OnboardingRecord? {
+        try store.withTenantLockIfFree(tenant) { lease in try resumeHolding(tenant, wait: wait, lease: lease) }
+    }
+
+    private func resumeHolding(_ tenant: TenantID, wait: Wait, lease: Lease?) throws -> OnboardingRecord {
+        do {
             guard var record = try store.load(tenant) else { throw notStarted(tenant) }
+            if let lease, lease.takenOver, record.state == .addingOrganization {
+                let previous = lease.previousHolder ?? "another replica"
+                logger.warning("\(tenant): taken over from \(previous) (fence \(lease.fence)) with an add possibly in flight; looking the organization up in VB365 before anything is sent")
+            }
             try checkServer(record)
             let deadline: Date? = if case .poll(let seconds) = wait { Date().addingTimeInterval(seconds) } else { nil }
             while true {

@@ -95,19 +95,26 @@ public final class OnboardingWorker: Sendable {
         var scanRequested = true
         var nextScan = Date.distantPast
         var scanFailures = 0
+        var nextJobCheck = Date.distantPast
     }
 
     private let onboarding: Onboarding
     private let settings: Settings
     private let logger: Logger
     private let observer: @Sendable (Event) -> Void
+    private let jobLease: JobLease?
     private let state = Mutex(State())
 
     /// A worker for the records of `onboarding.store`, talking to `onboarding.client`.
     ///
-    /// - Parameter observer: called (on any thread) with every ``Event``.
-    public init(onboarding: Onboarding, settings: Settings = .init(), logger: Logger,
+    /// - Parameters:
+    ///   - jobLease: with several replicas, the lease `job:onboarding-worker` (``JobLease/onboardingWorker``):
+    ///     only the replica holding it lists the store and starts tenants (each tenant is worked on
+    ///     under its own lease in any case). Nil: this worker always works (one replica).
+    ///   - observer: called (on any thread) with every ``Event``.
+    public init(onboarding: Onboarding, settings: Settings = .init(), logger: Logger, jobLease: JobLease? = nil,
                 observer: @escaping @Sendable (Event) -> Void = { _ in }) {
+        self.jobLease = jobLease
         self.onboarding = onboarding
         var settings = settings
         settings.concurrency = max(1, settings.concurrency)
@@ -167,6 +174,10 @@ public final class OnboardingWorker: Sendable {
                     continue
                 }
                 if state.withLock({ $0.stopping }) { break }
+                if let jobLease, !(await holdJob(jobLease)) {
+                    group.addTask { await self.tick() }
+                    continue
+                }
                 await scanIfDue()
                 for tenant in takeDue(limit: settings.concurrency - inFlight) {
                     inFlight += 1
@@ -194,6 +205,20 @@ public final class OnboardingWorker: Sendable {
             observer(.abandoned(tenant))
         }
         logger.info("onboarding worker: stopped")
+    }
+
+    /// Takes or renews the job's lease at most every third of its time (each tick would be a
+    /// round trip to the database several times a second).
+    private func holdJob(_ jobLease: JobLease) async -> Bool {
+        let now = Date()
+        let due = state.withLock { state -> Bool in
+            guard now >= state.nextJobCheck else { return false }
+            state.nextJobCheck = now.addingTimeInterval(min(jobLease.seconds / 3, max(0.05, settings.pollInterval)))
+            return true
+        }
+        if !due { return jobLease.lease != nil }
+        let holds = await jobLease.holdAsync()
+        return holds
     }
 
     /// Sleeps one tick: short enough to notice ``stop()`` and due tenants promptly.
@@ -269,10 +294,10 @@ public final class OnboardingWorker: Sendable {
     private func work(on tenant: TenantID) async {
         let onboarding = self.onboarding
         let finished = await Self.onThread(cancellable: true) { () throws -> Outcome in
-            // `certvault onboard wait` may be polling this tenant in a shell: leave it to it
-            // rather than block a thread on its lock for minutes.
-            if try onboarding.store.tenantLockIsHeld(tenant) { return .busy }
-            return .record(try onboarding.resume(tenant, wait: .checkOnce))
+            // `certvault onboard wait` may be polling this tenant in a shell, or another replica
+            // holds the tenant's lease: leave it to it rather than block a thread for minutes.
+            guard let record = try onboarding.resumeIfFree(tenant, wait: .checkOnce) else { return .busy }
+            return .record(record)
         }
         guard let result = finished else { return }  // abandoned: the schedule keeps it in flight
         let now = Date()
@@ -368,23 +393,5 @@ private final class ContinuationSlot<Value: Sendable>: Sendable {
             return continuation
         }
         continuation?.resume(returning: value)
-    }
-}
-
-extension OnboardingStore {
-    /// Whether another open of the tenant's lock file (another process, or another handle in
-    /// this one) holds it now. Checked without waiting, and released at once.
-    func tenantLockIsHeld(_ tenant: TenantID) throws -> Bool {
-        let lockPath = "\(folder)/\(tenant.rawValue).lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw CertVaultError(.fileSystem, "Cannot open the lock file '\(lockPath)'.", underlying: PrivateFiles.errnoText())
-        }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return errno == EWOULDBLOCK
     }
 }

@@ -12,7 +12,8 @@ extension Schema {
         """,
         // Who owns long work (a tenant's device-code wait and add, a background job) until when. Expiry is the
         // database's clock; `fence` grows with every change of holder, and a write by a holder whose fence is
-        // no longer current is refused.
+        // no longer current is refused. A released lease keeps its row (expires_at = -infinity), so a fence never
+        // goes back (see PostgresLeases).
         """
         CREATE TABLE leases (
             name text PRIMARY KEY,
