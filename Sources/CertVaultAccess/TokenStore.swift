@@ -344,7 +344,14 @@ public final class TokenStore: TokenAuthority, Sendable {
     private func refreshIfChanged() throws {
         let current = try backend.currentVersion()
         guard current != state.withLock({ $0.stamp }) else { return }
-        if let (file, stamp) = try readDocument() {
+        if var (file, stamp) = try readDocument() {
+            // Another thread of this process may have installed a newer revision since this read: then
+            // the document changed meanwhile, and reading again tells a stale read from a rollback.
+            for _ in 0..<20 {
+                let older = state.withLock { file.revision < $0.highestRevision }
+                guard older, try backend.currentVersion() != stamp, let again = try readDocument() else { break }
+                (file, stamp) = again
+            }
             try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: stamp, into: &state, path: path) }
         } else {
             try state.withLock { state throws(CertVaultError) in
@@ -360,10 +367,13 @@ public final class TokenStore: TokenAuthority, Sendable {
     /// Changes the document: read, change, write a new revision if nobody wrote meanwhile (compare and
     /// swap), else read again and re-apply `change` (which may so run more than once).
     private func modify(_ change: (inout TokenStoreFile) throws -> Void) throws {
-        try AccessDocumentUpdate.retrying(location: path) { () throws -> Bool? in
+        _ = try AccessDocumentUpdate.retrying(location: path) { () throws -> Bool? in
             let current = try readDocument()
             var file = current?.0 ?? TokenStoreFile()
             let highest = state.withLock { $0.highestRevision }
+            // Older than what this process has seen: a stale read when the document changed since (read
+            // again), a rollback when it did not.
+            if file.revision < highest, let read = current, try backend.currentVersion() != read.1 { return nil }
             if file.revision < highest {
                 try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: nil, into: &state, path: path) }
             }

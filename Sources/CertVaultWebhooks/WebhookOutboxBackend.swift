@@ -1,5 +1,3 @@
-public import CertVaultCore
-
 /// Where a ``WebhookOutbox`` keeps its events when it is not its own folder: the shared database
 /// (`PostgresWebhookOutbox` in CertVaultPostgres). The folder layout stays in ``WebhookOutbox``
 /// itself (`init(path:receivers:logger:clock:)`).

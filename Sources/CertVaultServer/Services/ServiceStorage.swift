@@ -1,6 +1,7 @@
 public import CertVaultAccess
 public import CertVaultConfiguration
 public import CertVaultCore
+public import CertVaultOnboarding
 public import CertVaultPostgres
 public import CertVaultVault
 public import CertVaultWebhooks
@@ -81,6 +82,23 @@ public final class ServiceStorage: Sendable {
     public func webhookOutbox(path: String, receivers: [String], logger: Logger) throws -> WebhookOutbox {
         guard let database else { return try WebhookOutbox(path: path, receivers: receivers, logger: logger) }
         return WebhookOutbox(backend: PostgresWebhookOutbox(database: database, logger: logger), receivers: receivers, logger: logger)
+    }
+
+    /// The onboarding records: the `onboarding_records` table (per-tenant work under lease rows), else
+    /// the folder `folder`.
+    ///
+    /// - Throws: the folder's errors.
+    public func onboardingStore(folder: String) throws -> OnboardingStore {
+        guard let database else { return try OnboardingStore(folder: folder) }
+        return OnboardingStore(backend: PostgresOnboardingBackend(database: database, leaseSeconds: Double(database.settings.leaseSeconds)))
+    }
+
+    /// The lease of the background job `name` (``CertVaultOnboarding/JobLease/onboardingWorker`` and
+    /// its siblings) for this replica (`[storage] replica_id`); nil with files (one process serves).
+    public func jobLease(_ name: String, logger: Logger) -> JobLease? {
+        guard let database else { return nil }
+        return JobLease(name: name, leases: PostgresLeases(database: database), holder: database.settings.replicaID,
+                        seconds: Double(database.settings.leaseSeconds), logger: logger)
     }
 
     /// Throws `storage-unavailable` when the database does not answer (one round trip); nothing

@@ -30,6 +30,11 @@ struct InvitationStoreOptions: ParsableArguments {
 
     /// The tenant's onboarding record, if there is one.
     func record(of tenant: TenantID, vault: VaultOptions) throws -> OnboardingRecord? {
+        if stateDir == nil {
+            let storage = try ServiceStorage.open(
+                try vault.configuration(), logger: Logger(label: "certvault.cli", factory: { _ in SwiftLogNoOpLogHandler() }))
+            if storage.isShared { return try storage.onboardingStore(folder: "").load(tenant) }
+        }
         let folder = try stateDir ?? vault.configuration().onboarding.stateDirectory
         return FileManager.default.fileExists(atPath: folder) ? try OnboardingStore(folder: folder).load(tenant) : nil
     }

@@ -4,6 +4,7 @@ import CertVaultCore
 import CertVaultIssuer
 import CertVaultOnboarding
 import CertVaultPolicy
+import CertVaultServer
 import CertVaultVB365
 import CertVaultVault
 import Foundation
@@ -41,7 +42,15 @@ struct OnboardingContextOptions: ParsableArguments {
 
     var stateDirectory: String { get throws { try stateDir ?? configuration().onboarding.stateDirectory } }
 
-    func makeStore() throws -> OnboardingStore { try OnboardingStore(folder: stateDirectory) }
+    func makeStore() throws -> OnboardingStore {
+        if stateDir == nil {
+            // The configuration's [storage]: on PostgreSQL, the records every replica uses.
+            let storage = try ServiceStorage.open(
+                try configuration(), logger: Logger(label: "certvault.cli", factory: { _ in SwiftLogNoOpLogHandler() }))
+            if storage.isShared { return try storage.onboardingStore(folder: try stateDirectory) }
+        }
+        return try OnboardingStore(folder: stateDirectory)
+    }
 
     /// The issuance policy: --policy, else the configuration's (environment, file), else the built-in default.
     func issuancePolicy() throws -> IssuancePolicy { try configuration().issuancePolicy(policy) }

@@ -109,7 +109,7 @@ struct ServePreparation {
         let work = BlockingWork(threads: configuration.blockingThreads)
         // Two handles: an audited credential read and its append can run beside another call.
         let vaultService = VaultService(handles: [vault, try vault.anotherHandle()], work: work)
-        let store = try OnboardingStore(folder: configuration.onboarding.stateDirectory)
+        let store = try storage.onboardingStore(folder: configuration.onboarding.stateDirectory)
         // Webhooks: the durable outbox is the event sink; the worker reports onboarding outcomes to it.
         let webhooks = try WebhookWiring.prepare(configuration, storage: storage, logger: logger)
         var onboarding: Onboarding?
@@ -134,6 +134,7 @@ struct ServePreparation {
                                                      concurrency: configuration.onboarding.concurrency,
                                                      drainSeconds: configuration.shutdownGraceSeconds)
             worker = OnboardingWorker(onboarding: workflow, settings: settings, logger: logger,
+                                      jobLease: storage.jobLease(JobLease.onboardingWorker, logger: logger),
                                       observer: OnboardingEvents.workerObserver(store: store, events: webhooks?.outbox, logger: logger))
             onboarding = workflow
             workerLine = "onboarding worker: records in \(store.folder), checking every \(Int(settings.pollInterval)) s, "
