@@ -13,7 +13,7 @@ struct Benchmarks: AsyncParsableCommand {
         commandName: "certvault-bench",
         abstract: "certvault's benchmarks, each against a baseline run in the same process.",
         subcommands: [IssuanceBenchmark.self, VaultBenchmark.self, VB365Benchmark.self, OnboardingBenchmark.self, AuditBenchmark.self, RenewalBenchmark.self, WebhookBenchmark.self,
-                      ServiceMemoryBenchmark.self],
+                      ServiceMemoryBenchmark.self, StorageBenchmark.self],
         defaultSubcommand: IssuanceBenchmark.self
     )
 }

@@ -7,7 +7,8 @@ import CertVaultVault
 struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault", abstract: "Check the vault and manage its keys.",
-        subcommands: [Verify.self, Reindex.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self, Cleanup.self])
+        subcommands: [Verify.self, Reindex.self, RotateKEK.self, ChangePassphrase.self, Backup.self, Restore.self, Cleanup.self,
+                      Migrate.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
