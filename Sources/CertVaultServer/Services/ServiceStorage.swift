@@ -1,6 +1,6 @@
 public import CertVaultAccess
 public import CertVaultConfiguration
-public import CertVaultCore
+internal import CertVaultCore
 public import CertVaultOnboarding
 public import CertVaultPostgres
 public import CertVaultVault
