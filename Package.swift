@@ -342,6 +342,7 @@ let package = Package(
             dependencies: [
                 "CertVaultPostgres", "CertVaultVault", "CertVaultOnboarding", "CertVaultAccess", "CertVaultWebhooks",
                 "CertVaultCore", "CertVaultTesting", .product(name: "Logging", package: "swift-log"),
+                "CertVaultVB365", "CertVaultVB365Simulator", "CertVaultIssuer", "CertVaultPolicy", "CertVaultHTTP",
             ],
             swiftSettings: swiftSettings
         ),

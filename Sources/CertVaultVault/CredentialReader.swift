@@ -30,9 +30,10 @@ public final class CredentialReader: @unchecked Sendable {
     /// The group commit every read goes through (its ``AuditCommitter/statistics`` count the records).
     public let committer: AuditCommitter
 
-    init(vault: Vault) {
+    init(vault: Vault) throws {
         self.vault = vault
-        self.committer = AuditCommitter(audit: vault.audit, folder: vault.path, actor: vault.actor)
+        // Its own storage object: the committer's lock is then a lock of its own (for files, its own `flock` descriptor).
+        self.committer = AuditCommitter(audit: try vault.audit.onAnotherHandle(), folder: vault.path, actor: vault.actor)
     }
 
     /// The vault folder.
@@ -117,6 +118,6 @@ extension Vault {
     ///
     /// - Parameter actor: the actor of reads that name none; nil for this handle's.
     public func credentialReader(actor: String? = nil) throws -> CredentialReader {
-        CredentialReader(vault: try Vault.open(at: path, root: root, actor: actor ?? self.actor))
+        try CredentialReader(vault: try Vault.open(storage: try storage.anotherHandle(), root: root, actor: actor ?? self.actor))
     }
 }

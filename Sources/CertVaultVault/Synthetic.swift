@@ -31,15 +31,14 @@ extension Vault {
             let pfx = (0..<pfxBytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             let certificate = (0..<870).map { UInt8(truncatingIfNeeded: $0 &* 13) }
             func flushBatches() throws {
-                try index.append(indexItems)
+                try index?.append(indexItems)
                 try audit.appendMany(auditItems, actor: actor, now: now)
                 indexItems.removeAll(keepingCapacity: true)
                 auditItems.removeAll(keepingCapacity: true)
             }
             for number in 0..<tenants {
                 let tenant = try TenantID("\(prefix)\(number)")
-                let folder = tenantFolder(tenant)
-                try PrivateFiles.makePrivateDirectory(folder)
+                if fileStorage != nil { try PrivateFiles.makePrivateDirectory(tenantFolder(tenant)) }
                 for generation in 1...max(1, generationsPerTenant) {
                     let thumbprint = String(repeating: String(format: "%02X", (number + generation) % 256), count: 20)
                     let payload = EntryPayload(
@@ -51,11 +50,15 @@ extension Vault {
                     let metadata = EntryMetadata(notAfter: payload.facts.notAfter, thumbprintSHA1: thumbprint)
                     let header = EntryFile.Header(tenant: tenant, generation: UInt32(generation), created: now)
                     let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
+                    if fileStorage == nil {
+                        try storage.createEntry(tenant: tenant, generation: generation, bytes: bytes)
+                    } else {
                     let file = entryPath(tenant, generation)
                     let fd = Glibc.open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
                     guard fd >= 0 else { throw CertVaultError(.fileSystem, "Cannot create '\(file)'.", underlying: PrivateFiles.errnoText()) }
                     defer { close(fd) }
                     try bytes.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: file) }
+                    }
                     indexItems.append((EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(now),
                                                     kekID: Int(keyring.current.id), metadata: metadata), now))
                     if auditRecordsPerEntry {
@@ -67,7 +70,7 @@ extension Vault {
                 if indexItems.count >= 5000 { try flushBatches() }
             }
             try flushBatches()
-            try Leftovers.syncFileSystem(of: path)
+            if fileStorage != nil { try Leftovers.syncFileSystem(of: path) }
             return written
         }
     }

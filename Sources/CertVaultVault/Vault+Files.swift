@@ -10,8 +10,7 @@ extension Vault {
     func tenantFolder(_ tenant: TenantID) -> String { "\(path)/tenants/\(tenant.rawValue)" }
 
     func entryPath(_ tenant: TenantID, _ generation: Int) -> String {
-        let digits = String(generation)
-        return "\(tenantFolder(tenant))/\(String(repeating: "0", count: max(0, 8 - digits.count)) + digits).entry"
+        "\(path)/\(FileVaultStorage.entryFileName(tenant: tenant, generation: generation))"
     }
 
     // MARK: Locking and file access
@@ -23,19 +22,20 @@ extension Vault {
         return [Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec)]
     }
 
+    /// Runs `body` holding the storage's writers' lock, with the keyring reloaded if another
+    /// writer changed it.
     @discardableResult
     func withLock<T>(_ body: () throws -> T) throws -> T {
-        if lockFD < 0 {
-            lockFD = Glibc.open("\(path)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard lockFD >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault lock.", underlying: PrivateFiles.errnoText()) }
+        try storage.withLock {
+            // One look at the keyring's revision: nil before `create` stores it.
+            if let revision = try storage.blobRevision(.keyring), revision != currentKeyringRevision { try reloadKeyring() }
+            return try body()
         }
-        let fd = lockFD
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw CertVaultError(.fileSystem, "Cannot lock the vault.", underlying: PrivateFiles.errnoText()) }
-        }
-        defer { flock(fd, LOCK_UN) }
-        if Vault.exists(at: path) { try reloadKeyringIfChanged() }
-        return try body()
+    }
+
+    /// How an entry is named in messages (its file, or its row).
+    func entryName(_ tenant: TenantID, _ generation: Int) -> String {
+        storage.describe(FileVaultStorage.entryFileName(tenant: tenant, generation: generation))
     }
 
     /// Reads a whole file, refusing one larger than `limit` (entries are a few KiB), and

@@ -9,14 +9,6 @@ extension Vault {
     /// holds the lock knows that any it finds belong to a writer that died.
     static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(".tmp-") || name.hasPrefix(".audit.head.tmp") }
 
-    /// Shreds temporary files left by a killed writer; the caller holds the vault lock.
-    func removeTemporaryFiles(_ names: [String], in folder: String) {
-        guard !names.isEmpty else { return }
-        let removed = names.filter { Leftovers.shred("\(folder)/\($0)") }
-        if !removed.isEmpty { try? PrivateFiles.syncDirectory(folder) }
-        Leftovers.note(removed, in: folder, what: "temporary file(s)")
-    }
-
     /// Removes everything interrupted runs left: temporary files in the vault folder and in every
     /// tenant folder (under the vault lock, so no live writer's file is touched), and abandoned
     /// restore staging folders beside the vault (unlocked and older than a few seconds; see
@@ -25,11 +17,12 @@ extension Vault {
     /// - Returns: the paths removed, relative to the vault's parent folder for staging folders
     ///   and to the vault folder otherwise.
     public func removeLeftovers() throws -> [String] {
-        try withLock {
+        guard let files = fileStorage else { return [] }
+        return try withLock {
             var removed: [String] = []
             for (folder, relative) in [(path, "")] + PrivateFiles.names(in: "\(path)/tenants").sorted().map({ ("\(path)/tenants/\($0)", "tenants/\($0)/") }) {
                 let names = PrivateFiles.names(in: folder).filter(Vault.isTemporaryName).sorted()
-                removeTemporaryFiles(names, in: folder)
+                files.removeTemporaryFiles(names, in: folder)
                 removed += names.filter { !FileManager.default.fileExists(atPath: "\(folder)/\($0)") }.map { relative + $0 }
             }
             let parent = RootKey.parentFolder(of: path)

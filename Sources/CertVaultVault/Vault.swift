@@ -20,12 +20,16 @@ internal import Glibc
 /// Writers take the lock, so two processes cannot both create generation N; readers need no
 /// lock because every file is written to a temporary name, fsynced and renamed into place.
 public final class Vault {
-    /// The vault folder.
+    /// Where the vault is: the folder for ``FileVaultStorage``, the database for PostgreSQL.
     public let path: String
+    /// Where the vault's bytes are kept.
+    public let storage: any VaultStorage
     let root: SecretBytes
     var keyring: Keyring
     let audit: AuditLog
-    let index: EntryIndex
+    /// The MACed index beside the entries; only the file backend keeps one (the others list by
+    /// opening the entries' metadata).
+    let index: EntryIndex?
     let actor: String
 
     /// Set by ``list()`` when the index could not be used and every entry was opened instead,
@@ -39,22 +43,19 @@ public final class Vault {
     /// Set when an index write failed, so that the warning is given once per handle.
     var indexWriteFailed = false
 
-    /// The lock file, opened once per vault handle; writers take `flock` on it.
-    var lockFD: Int32 = -1
+    /// The keyring revision this handle last read.
+    private var keyringRevision: String?
 
-    /// Identifies the keyring file this handle last read.
-    private var keyringStamp: [Int]?
+    /// The storage when it is the vault folder.
+    var fileStorage: FileVaultStorage? { storage as? FileVaultStorage }
 
-    deinit {
-        if lockFD >= 0 { close(lockFD) }
-    }
-
-    private init(path: String, root: SecretBytes, keyring: Keyring, actor: String) {
-        self.path = path
+    private init(storage: any VaultStorage, root: SecretBytes, keyring: Keyring, actor: String) {
+        self.storage = storage
+        self.path = storage.location
         self.root = root
         self.keyring = keyring
-        self.audit = AuditLog(folder: path, root: root)
-        self.index = EntryIndex(folder: path, root: root)
+        self.audit = AuditLog(storage: storage, root: root)
+        self.index = (storage as? FileVaultStorage).map { EntryIndex(folder: $0.path, root: root) }
         self.actor = actor
     }
 
@@ -66,15 +67,24 @@ public final class Vault {
 
     // MARK: Creating and opening
 
-    /// Creates a new vault with a fresh root key and a first KEK.
+    /// Creates a new vault in the folder `path` with a fresh root key and a first KEK.
     ///
     /// - Throws: ``CertVaultError`` `vault-missing` when a vault already exists at `path`,
     ///   `already-exists` when the key file exists, and the errors of reading the passphrase.
     public static func create(at path: String, protection: RootKeyProtection, actor: String = Vault.currentUser,
                               now: Int64? = nil) throws -> Vault {
+        try create(storage: FileVaultStorage(path: path), protection: protection, actor: actor, now: now)
+    }
+
+    /// Creates a new vault in `storage` with a fresh root key and a first KEK.
+    ///
+    /// - Throws: ``CertVaultError`` `vault-missing` when a vault already exists there,
+    ///   `already-exists` when the key file exists, and the errors of reading the passphrase.
+    public static func create(storage: any VaultStorage, protection: RootKeyProtection, actor: String = Vault.currentUser,
+                              now: Int64? = nil) throws -> Vault {
         let now = now ?? UTCTime.now()
-        if FileManager.default.fileExists(atPath: "\(path)/\(Keyring.fileName)") {
-            throw CertVaultError(.vaultMissing, "A vault already exists at '\(path)'.",
+        if try storage.exists() {
+            throw CertVaultError(.vaultMissing, "A vault already exists at '\(storage.location)'.",
                                  hint: "Use it, or choose another folder with --vault.")
         }
         let root = RootKey.generate()
@@ -93,17 +103,14 @@ public final class Vault {
             }
             passphraseFile = try RootKey.wrap(root, passphrase: passphrase, parameters: parameters)
         }
-        try PrivateFiles.makePrivateDirectory(path, exposure: .privateOnly)
-        try PrivateFiles.makePrivateDirectory("\(path)/tenants", exposure: .privateOnly)
+        try storage.prepareForCreate()
         if case .keyFile(let keyPath) = protection { try RootKey.writeKeyFile(root, to: keyPath) }
-        if let passphraseFile {
-            try writeAtomically(passphraseFile, to: "\(path)/\(RootKey.passphraseFile)", folder: path, replace: false)
-        }
+        if let passphraseFile { try storage.createBlob(.rootPassphrase, bytes: passphraseFile) }
         let keyring = Keyring.new(now: now)
-        // link(2): if another `init` got here first, this one fails instead of replacing its keyring.
-        try writeAtomically(keyring.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path, replace: false)
-        let vault = Vault(path: path, root: root, keyring: keyring, actor: actor)
-        try vault.index.rewrite([])
+        // Created, never replaced: if another `init` got here first, this one fails instead of replacing its keyring.
+        try storage.createBlob(.keyring, bytes: keyring.serialize(root: root))
+        let vault = Vault(storage: storage, root: root, keyring: keyring, actor: actor)
+        try vault.index?.rewrite([])
         try vault.withLock {
             let mode: String = if case .keyFile = protection { "key file" } else { "passphrase" }
             try vault.audit.append(actor: actor, action: "vault.init", detail: "root key in \(mode); KEK 1")
@@ -111,58 +118,74 @@ public final class Vault {
         return vault
     }
 
-    /// True when `path` holds a vault (its keyring exists).
+    /// True when the folder `path` holds a vault (its keyring exists).
     public static func exists(at path: String) -> Bool {
         FileManager.default.fileExists(atPath: "\(path)/\(Keyring.fileName)")
     }
 
-    /// Opens a vault with its key file or passphrase.
+    /// True when `storage` holds a vault (its keyring is stored).
+    public static func exists(storage: any VaultStorage) throws -> Bool { try storage.exists() }
+
+    /// Opens the vault in the folder `path` with its key file or passphrase.
     ///
     /// - Throws: ``CertVaultError`` `vault-missing`, `vault-locked` (wrong key or passphrase; nothing
     ///   changes on disk), `insecure-permissions`, `vault-corrupt`.
     public static func open(at path: String, unlock: RootKeyProtection, actor: String = Vault.currentUser) throws -> Vault {
-        let keyringPath = "\(path)/\(Keyring.fileName)"
-        guard FileManager.default.fileExists(atPath: keyringPath) else {
+        try open(storage: FileVaultStorage(path: path), unlock: unlock, actor: actor)
+    }
+
+    /// Opens the vault in `storage` with its key file or passphrase.
+    ///
+    /// - Throws: ``CertVaultError`` `vault-missing`, `vault-locked` (wrong key or passphrase; nothing
+    ///   changes), `insecure-permissions`, `vault-corrupt`, `storage-unavailable`.
+    public static func open(storage: any VaultStorage, unlock: RootKeyProtection, actor: String = Vault.currentUser) throws -> Vault {
+        let path = storage.location
+        guard try storage.exists() else {
             throw CertVaultError(.vaultMissing, "There is no vault at '\(path)'.",
                                  hint: "Create one with 'certvault init', or point --vault (or CERTVAULT_VAULT) at an existing one.")
         }
-        try PrivateFiles.checkPrivateFolder(path, what: "The vault folder")
-        let passphrasePath = "\(path)/\(RootKey.passphraseFile)"
+        try storage.checkBeforeOpen()
+        let passphraseName = storage.describe(RootKey.passphraseFile)
         let root: SecretBytes
         switch unlock {
         case .keyFile(let keyPath):
-            if FileManager.default.fileExists(atPath: passphrasePath) {
+            if try storage.blobRevision(.rootPassphrase) != nil {
                 throw CertVaultError(.vaultLocked, "The vault at '\(path)' is protected by a passphrase, not a key file.",
                                      hint: "Give the passphrase with --passphrase-file, --passphrase-fd, --passphrase-stdin or --passphrase-env.")
             }
             root = try RootKey.readKeyFile(keyPath)
         case .passphrase(let source, _):
-            let bytes: [UInt8]
-            do {
-                bytes = try readFile(passphrasePath, limit: 4096)
-            } catch let error as CertVaultError where error.code == .notFound {
+            guard let stored = try storage.readBlob(.rootPassphrase) else {
                 throw CertVaultError(.vaultLocked, "The vault at '\(path)' has no passphrase; it is opened with its key file.",
                                      hint: "Give the key file with --key-file (or CERTVAULT_KEY_FILE).")
             }
-            root = try RootKey.unwrap(bytes, passphrase: try source.read(), file: passphrasePath)
+            guard stored.bytes.count <= 4096 else { throw VaultError.corrupt(passphraseName, "it is \(stored.bytes.count) bytes, more than 4096") }
+            root = try RootKey.unwrap(stored.bytes, passphrase: try source.read(), file: passphraseName)
         }
-        return try open(at: path, root: root, actor: actor)
+        return try open(storage: storage, root: root, actor: actor)
     }
 
     /// A second handle on the same vault with the same unlocked root key: the passphrase is not read
     /// again (a descriptor can be read only once) and Argon2id does not run again. Each handle has
-    /// its own lock descriptor and keyring copy, so handles can be used on different threads at once.
+    /// its own storage object (lock descriptor) and keyring copy, so handles can be used on different threads at once.
     public func anotherHandle(actor: String? = nil) throws -> Vault {
-        try Vault.open(at: path, root: root, actor: actor ?? self.actor)
+        try Vault.open(storage: try storage.anotherHandle(), root: root, actor: actor ?? self.actor)
     }
 
-    /// Opens a vault whose root key is already unwrapped (after a restore).
+    /// Opens a vault folder whose root key is already unwrapped (after a restore).
     static func open(at path: String, root: SecretBytes, actor: String) throws -> Vault {
-        let keyringPath = "\(path)/\(Keyring.fileName)"
-        let stamp = fileStamp(keyringPath)
-        let keyring = try Keyring.parse(try readFile(keyringPath, limit: 1 << 20), root: root, file: keyringPath)
-        let vault = Vault(path: path, root: root, keyring: keyring, actor: actor)
-        vault.keyringStamp = stamp
+        try open(storage: FileVaultStorage(path: path), root: root, actor: actor)
+    }
+
+    /// Opens a vault whose root key is already unwrapped.
+    static func open(storage: any VaultStorage, root: SecretBytes, actor: String) throws -> Vault {
+        guard let stored = try storage.readBlob(.keyring) else {
+            throw CertVaultError(.vaultMissing, "There is no vault at '\(storage.location)'.",
+                                 hint: "Create one with 'certvault init', or point --vault (or CERTVAULT_VAULT) at an existing one.")
+        }
+        let keyring = try Keyring.parse(stored.bytes, root: root, file: storage.describe(Keyring.fileName))
+        let vault = Vault(storage: storage, root: root, keyring: keyring, actor: actor)
+        vault.keyringRevision = stored.revision
         return vault
     }
 
@@ -170,17 +193,27 @@ public final class Vault {
     /// opened. Every writer calls it under the lock, so it never wraps with a stale KEK or
     /// writes back a keyring that lost another writer's KEK.
     func reloadKeyring() throws {
-        let keyringPath = "\(path)/\(Keyring.fileName)"
-        let stamp = Vault.fileStamp(keyringPath)
-        keyring = try Keyring.parse(try Vault.readFile(keyringPath, limit: 1 << 20), root: root, file: keyringPath)
-        keyringStamp = stamp
+        guard let stored = try storage.readBlob(.keyring) else {
+            throw VaultError.corrupt(storage.describe(Keyring.fileName), "it is gone")
+        }
+        keyring = try Keyring.parse(stored.bytes, root: root, file: storage.describe(Keyring.fileName))
+        keyringRevision = stored.revision
     }
 
-    /// Reloads the keyring only if its file changed (every change renames a new file into
-    /// place, so the inode changes).
+    /// Reloads the keyring only if it changed (its revision: for files, a new inode per write).
     func reloadKeyringIfChanged() throws {
-        let stamp = Vault.fileStamp("\(path)/\(Keyring.fileName)")
-        if stamp == nil || stamp != keyringStamp { try reloadKeyring() }
+        let revision = try storage.blobRevision(.keyring)
+        if revision == nil || revision != keyringRevision { try reloadKeyring() }
+    }
+
+    /// The keyring revision this handle last read (for compare-and-swap writes).
+    var currentKeyringRevision: String? { keyringRevision }
+
+    /// Writes a changed keyring, refused when another writer changed it since this handle read it.
+    func writeKeyring(_ updated: Keyring) throws {
+        try storage.replaceBlob(.keyring, bytes: updated.serialize(root: root), expectedRevision: keyringRevision)
+        keyring = updated
+        keyringRevision = try storage.blobRevision(.keyring)
     }
 
     /// The data key of an entry; reloads the keyring once if the entry names a KEK this handle

@@ -1,11 +1,12 @@
 extension Schema {
     /// The vault: the same sealed bytes as its files (docs/vault-format.md), one row per file.
     static let vaultTables = [
-        // The vault's single files: the sealed keyring, and the passphrase-wrapped root key in passphrase mode.
-        // `revision` grows by one with each change (a compare-and-swap for writers).
+        // The vault's single files: the sealed keyring, the passphrase-wrapped root key in passphrase mode, and
+        // the audit log's head (audit.head: last sequence, its MAC, and a MAC over both, so that rows removed from
+        // the end of vault_audit are noticed). `revision` grows by one with each change (a compare-and-swap for writers).
         """
         CREATE TABLE vault_blobs (
-            name text PRIMARY KEY CHECK (name IN ('keyring', 'root.passphrase')),
+            name text PRIMARY KEY CHECK (name IN ('keyring', 'root.passphrase', 'audit.head')),
             bytes bytea NOT NULL,
             revision bigint NOT NULL DEFAULT 1,
             updated_at timestamptz NOT NULL DEFAULT now()
@@ -23,8 +24,8 @@ extension Schema {
             PRIMARY KEY (tenant, generation)
         )
         """,
-        // The audit log: one row per line of audit.log (hash chain and MAC as in the file), appended in order
-        // under an advisory lock so the chain stays linear across replicas.
+        // The audit log: one row per line of audit.log without its LF (hash chain and MAC as in the file), appended
+        // in order under an advisory lock so the chain stays linear across replicas.
         """
         CREATE TABLE vault_audit (
             sequence bigint PRIMARY KEY CHECK (sequence >= 1),

@@ -62,9 +62,6 @@ public final class AuditCommitter: @unchecked Sendable {
     private var lastBatchSize = 1
     private var closed = false
     private var counts = Statistics()
-    /// The lock file's descriptor; used by the writer thread only.
-    private var lockFD: Int32 = -1
-
     /// Test hook, called on the writer thread before each batch is written (with its size); an
     /// error it throws fails the batch like an I/O error. Set it before the first commit.
     package nonisolated(unsafe) var beforeWrite: (@Sendable (Int) throws -> Void)?
@@ -80,10 +77,6 @@ public final class AuditCommitter: @unchecked Sendable {
         self.folder = folder
         self.actor = actor
         self.maximumBatch = max(1, maximumBatch)
-    }
-
-    deinit {
-        if lockFD >= 0 { Glibc.close(lockFD) }
     }
 
     /// Counts since the committer was made.
@@ -247,17 +240,10 @@ public final class AuditCommitter: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` holding the vault's `flock` (the lock every writer of the vault takes).
+    /// Runs `body` holding the vault's writers' lock (for files, the `flock` every writer takes)
+    /// through the committer's own storage object.
     private func withFileLock<T>(_ body: () throws -> T) throws -> T {
-        if lockFD < 0 {
-            lockFD = open("\(folder)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard lockFD >= 0 else { throw CertVaultError(.fileSystem, "Cannot open the vault lock.", underlying: PrivateFiles.errnoText()) }
-        }
-        while flock(lockFD, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw CertVaultError(.fileSystem, "Cannot lock the vault.", underlying: PrivateFiles.errnoText()) }
-        }
-        defer { flock(lockFD, LOCK_UN) }
-        return try body()
+        try audit.storage.withLock(body)
     }
 }
 

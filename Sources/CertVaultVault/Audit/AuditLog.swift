@@ -13,7 +13,7 @@ internal import Glibc
 /// keyed with a key derived from the root key, of everything before it on the line including
 /// the last tab. Editing, removing or reordering a line breaks the chain; `audit.head` holds
 /// the last sequence number and mac, so removing lines from the end is detected too.
-public struct AuditLog: Sendable {
+public struct AuditLog: @unchecked Sendable {
     /// One record.
     public struct Record: Sendable, Hashable, Codable {
         public let sequence: Int
@@ -29,16 +29,24 @@ public struct AuditLog: Sendable {
     static let headName = "audit.head"
     static let zeroMAC = String(repeating: "0", count: 64)
 
-    let folder: String
+    let storage: any VaultStorage
     let key: SecretBytes
 
-    init(folder: String, root: SecretBytes) {
-        self.folder = folder
+    init(storage: any VaultStorage, root: SecretBytes) {
+        self.storage = storage
         key = AEAD.deriveKey(from: root, purpose: "certvault audit key v1")
     }
 
-    var path: String { "\(folder)/\(AuditLog.fileName)" }
-    var headPath: String { "\(folder)/\(AuditLog.headName)" }
+    /// The same log through another storage object (its own lock), for the group commit's writer thread.
+    func onAnotherHandle() throws -> AuditLog { AuditLog(storage: try storage.anotherHandle(), key: key) }
+
+    private init(storage: any VaultStorage, key: SecretBytes) {
+        self.storage = storage
+        self.key = key
+    }
+
+    var path: String { storage.describe(AuditLog.fileName) }
+    var headPath: String { storage.describe(AuditLog.headName) }
 
     /// The longest a field may be; longer text is cut, so a record always fits the tail window
     /// that appends read.
@@ -62,29 +70,7 @@ public struct AuditLog: Sendable {
     /// the two writes can leave one record behind).
     func append(actor: String, action: String, tenant: String? = nil, generation: Int? = nil, detail: String = "",
                 now: Int64? = nil) throws {
-        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CertVaultError(.fileSystem, "The audit log '\(path)' is not a regular file.",
-                                 hint: "Move what is in its place away and put the log back from a backup.")
-        }
-        let (lastSequence, lastMAC) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
-        let fields = [
-            String(lastSequence + 1), UTCTime.dateTime(now ?? UTCTime.now()), AuditLog.clean(actor), AuditLog.clean(action),
-            AuditLog.clean(tenant ?? "-"), generation.map(String.init) ?? "-", AuditLog.clean(detail.isEmpty ? "-" : detail), lastMAC,
-        ]
-        let prefix = fields.joined(separator: "\t") + "\t"
-        let recordMAC = mac(prefix)
-        let line = Array((prefix + recordMAC + "\n").utf8)
-        try line.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
-        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
-            throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
-        }
-        try writeHead(sequence: lastSequence + 1, mac: recordMAC)
+        try appendMany([Pending(action: action, tenant: tenant, generation: generation, detail: detail)], actor: actor, now: now)
     }
 
     /// One record to append with ``appendMany(_:actor:now:)``.
@@ -107,70 +93,37 @@ public struct AuditLog: Sendable {
     @discardableResult
     func appendMany(_ records: [Pending], actor: String, now: Int64? = nil) throws -> ClosedRange<Int>? {
         guard !records.isEmpty else { return nil }
-        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw CertVaultError(.fileSystem, "Cannot open the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        defer { close(fd) }
-        var (sequence, previous) = try lastRecord(fd: fd) ?? (0, AuditLog.zeroMAC)
-        let first = sequence + 1
+        var range: ClosedRange<Int>?
         let time = UTCTime.dateTime(now ?? UTCTime.now())
         let cleanActor = AuditLog.clean(actor)
-        var block: [UInt8] = []
-        block.reserveCapacity(1 << 20)
-        for record in records {
-            sequence += 1
-            let fields = [
-                String(sequence), time, record.actor.map(AuditLog.clean) ?? cleanActor, AuditLog.clean(record.action), AuditLog.clean(record.tenant ?? "-"),
-                record.generation.map(String.init) ?? "-", AuditLog.clean(record.detail.isEmpty ? "-" : record.detail), previous,
-            ]
-            let prefix = fields.joined(separator: "\t") + "\t"
-            previous = mac(prefix)
-            block += Array((prefix + previous + "\n").utf8)
-            if block.count >= 1 << 20 {
-                try block.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
-                block.removeAll(keepingCapacity: true)
+        try storage.appendAudit { tail in
+            var sequence = tail?.sequence ?? 0
+            var previous = tail?.mac ?? AuditLog.zeroMAC
+            let first = sequence + 1
+            var lines: [AuditLine] = []
+            lines.reserveCapacity(records.count)
+            for record in records {
+                sequence += 1
+                let fields = [
+                    String(sequence), time, record.actor.map(AuditLog.clean) ?? cleanActor, AuditLog.clean(record.action),
+                    AuditLog.clean(record.tenant ?? "-"), record.generation.map(String.init) ?? "-",
+                    AuditLog.clean(record.detail.isEmpty ? "-" : record.detail), previous,
+                ]
+                let prefix = fields.joined(separator: "\t") + "\t"
+                previous = mac(prefix)
+                lines.append(AuditLine(sequence: sequence, text: prefix + previous + "\n"))
             }
+            range = first...sequence
+            return AuditAppend(lines: lines, head: headBytes(sequence: sequence, mac: previous))
         }
-        try block.withUnsafeBytes { try PrivateFiles.writeAll(fd: fd, $0, what: "the audit log") }
-        guard !PrivateFiles.durableWrites || fsync(fd) == 0 else {
-            throw CertVaultError(.fileSystem, "Cannot flush the audit log.", underlying: PrivateFiles.errnoText())
-        }
-        try writeHead(sequence: sequence, mac: previous)
-        return first...sequence
+        return range
     }
 
-    /// The sequence number and mac of the log's last complete line, reading only its tail.
-    func lastRecord(fd: Int32) throws -> (Int, String)? {
-        let size = lseek(fd, 0, SEEK_END)
-        guard size > 0 else { return nil }
-        let window = min(Int(size), 8192)
-        var tail = [UInt8](repeating: 0, count: window)
-        guard pread(fd, &tail, window, off_t(Int(size) - window)) == window else {
-            throw CertVaultError(.fileSystem, "Cannot read the audit log '\(path)'.", underlying: PrivateFiles.errnoText())
-        }
-        if tail.last != UInt8(ascii: "\n") {
-            // A write cut short (a full disk): end the fragment so that the next record starts
-            // on its own line. The fragment stays visible to `audit verify` as a malformed line;
-            // the chain continues from the last complete record.
-            let newline: [UInt8] = [UInt8(ascii: "\n")]
-            _ = newline.withUnsafeBytes { write(fd, $0.baseAddress, 1) }
-            tail.append(UInt8(ascii: "\n"))
-        }
-        // From the end backwards, one line at a time: almost always the last line is a record,
-        // and only it is decoded (this runs on every store and read-out).
-        var end = tail.count - 1
-        while end > 0 {
-            var start = end
-            while start > 0 && tail[start - 1] != UInt8(ascii: "\n") { start -= 1 }
-            // A line cut by the window's start is incomplete: only lines that start in the window count.
-            if start > 0 || window == Int(size) {
-                let fields = String(decoding: tail[start..<end], as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
-                if fields.count == 9, let sequence = AuditLog.sequenceNumber(fields[0]), fields[8].count == 64 { return (sequence, String(fields[8])) }
-            }
-            end = start - 1
-        }
-        throw VaultError.corrupt(path, "its last lines are not audit records", hint: "Run 'certvault audit verify'; restore the log from a backup.")
+    /// The sequence number and mac of one line (without its LF), or nil when it is not a record.
+    static func tail(ofLine line: some Collection<UInt8>) -> AuditTail? {
+        let fields = String(decoding: line, as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
+        guard fields.count == 9, let sequence = AuditLog.sequenceNumber(fields[0]), fields[8].utf8.count == 64 else { return nil }
+        return AuditTail(sequence: sequence, mac: String(fields[8]))
     }
 
     /// The largest sequence number a record or the head may carry (2^52, far beyond any real
@@ -187,7 +140,7 @@ public struct AuditLog: Sendable {
 
     /// The last sequence number and mac, from `audit.head`, authenticated.
     func head() throws -> (Int, String)? {
-        guard let bytes = try? Vault.readFile(headPath, limit: 4096) else { return nil }
+        guard let bytes = try? storage.readAuditHead() else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         let parts = text.trimmingCharacters(in: .newlines).split(separator: "\t").map(String.init)
         guard parts.count == 3, let sequence = AuditLog.sequenceNumber(parts[0]), AEAD.equalHex(mac("head\t\(parts[0])\t\(parts[1])"), parts[2]) else {
@@ -196,12 +149,10 @@ public struct AuditLog: Sendable {
         return (sequence, parts[1])
     }
 
-    private func writeHead(sequence: Int, mac recordMAC: String) throws {
+    /// The bytes of `audit.head` naming the record `sequence` with mac `recordMAC`.
+    func headBytes(sequence: Int, mac recordMAC: String) -> [UInt8] {
         let body = "\(sequence)\t\(recordMAC)"
-        let text = body + "\t" + mac("head\t\(body)") + "\n"
-        // A new file under a unique name (O_CREAT | O_EXCL | O_NOFOLLOW), never a fixed name
-        // opened with truncation: a link planted under a predictable name is never written through.
-        try Vault.writeAtomically(Array(text.utf8), to: headPath, folder: folder)
+        return Array((body + "\t" + mac("head\t\(body)") + "\n").utf8)
     }
 
     /// Reads every record, checking the chain, each mac and the head.
@@ -210,7 +161,7 @@ public struct AuditLog: Sendable {
     func verify() -> (records: [Record], problems: [String]) {
         var problems: [String] = []
         var records: [Record] = []
-        let text = (try? Vault.readFile(path, limit: 1 << 31)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let text = (try? storage.readAuditLog()).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var previous = AuditLog.zeroMAC
         var expectedSequence = 1
         var macs: [String] = []

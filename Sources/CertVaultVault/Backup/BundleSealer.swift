@@ -47,6 +47,17 @@ final class BundleSealer {
         }
     }
 
+    /// Appends one file's bytes held in memory (from storage other than files), framed as ``appendFile(named:at:)`` frames a file.
+    func appendBytes(named name: String, bytes: [UInt8]) throws {
+        let nameBytes = Array(name.utf8)
+        var header = ByteWriter()
+        header.append([UInt8(nameBytes.count >> 8), UInt8(nameBytes.count & 0xFF)])
+        header.append(nameBytes)
+        header.u64(UInt64(bytes.count))
+        try append(header.bytes)
+        try append(bytes)
+    }
+
     /// Appends one file: `name length (u16) ‖ name ‖ size (u64) ‖ data`, read straight into the chunk buffer.
     func appendFile(named name: String, at path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)

@@ -40,15 +40,18 @@ extension Vault {
                                  hint: "Choose a new name with --out, or move the old backup away first.")
         }
         return try withLock {
-            var names = [Keyring.fileName, AuditLog.fileName, AuditLog.headName].filter {
-                FileManager.default.fileExists(atPath: "\(path)/\($0)")
-            }
+            // The bundle names every item by its file name in the vault folder, whatever the storage.
+            var names: [String] = []
+            if try storage.blobRevision(.keyring) != nil { names.append(Keyring.fileName) }
+            let hasLog = try fileStorage.map { FileManager.default.fileExists(atPath: $0.auditPath) } ?? !storage.readAuditLog().isEmpty
+            if hasLog { names.append(AuditLog.fileName) }
+            if try storage.readAuditHead() != nil { names.append(AuditLog.headName) }
             for tenant in try tenants() {
                 for generation in try generations(of: tenant) {
-                    names.append(String(entryPath(tenant, generation).dropFirst(path.count + 1)))
+                    names.append(FileVaultStorage.entryFileName(tenant: tenant, generation: generation))
                 }
             }
-            let passphraseFile = FileManager.default.contents(atPath: "\(path)/\(RootKey.passphraseFile)").map(Array.init)
+            let passphraseFile = try storage.readBlob(.rootPassphrase)?.bytes
             var header = ByteWriter()
             header.append(Vault.backupMagicV2)
             if let passphraseFile {
@@ -62,11 +65,33 @@ extension Vault {
             defer { output.discard() }
             let sealer = try BundleSealer(fd: output.fd, key: AEAD.deriveKey(from: root, purpose: "certvault backup key v2"),
                                           prefix: header.bytes, chunk: Vault.backupChunk)
-            for name in names { try sealer.appendFile(named: name, at: "\(path)/\(name)") }
+            for name in names {
+                if let files = fileStorage {
+                    // Streamed from the file: memory does not grow with the audit log.
+                    try sealer.appendFile(named: name, at: files.file(name))
+                } else {
+                    try sealer.appendBytes(named: name, bytes: try storedBytes(named: name))
+                }
+            }
             try sealer.finish()
             try output.publish(as: bundlePath)
             try audit.append(actor: actor, action: "vault.backup", detail: "\(names.count) files to \(bundlePath)")
             return names.count
+        }
+    }
+
+    /// The bytes of a vault item named by its file name (for storage other than files).
+    func storedBytes(named name: String) throws -> [UInt8] {
+        switch name {
+        case Keyring.fileName: return try storage.readBlob(.keyring)?.bytes ?? []
+        case AuditLog.fileName: return try storage.readAuditLog()
+        case AuditLog.headName: return try storage.readAuditHead() ?? []
+        default:
+            let parts = name.split(separator: "/")
+            guard parts.count == 3, let tenant = try? TenantID(String(parts[1])), let generation = entryGeneration(fromFileName: String(parts[2])),
+                let bytes = try storage.readEntry(tenant: tenant, generation: generation)
+            else { throw CertVaultError(.notFound, "'\(storage.describe(name))' vanished during the backup.", hint: "Run the backup again.") }
+            return bytes
         }
     }
 

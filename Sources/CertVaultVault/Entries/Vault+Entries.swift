@@ -12,23 +12,22 @@ extension Vault {
     public func store(tenant: TenantID, payload: EntryPayload, now: Int64? = nil) throws -> Int {
         let now = now ?? UTCTime.now()
         return try withLock {
-            let folder = tenantFolder(tenant)
-            // One mkdir tells whether the tenant is new; an existing folder is then checked.
-            var isNew = Glibc.mkdir(folder, 0o700) == 0
-            if !isNew {
-                let existed = errno == EEXIST
-                try PrivateFiles.makePrivateDirectory(folder, exposure: .privateOnly)
-                isNew = !existed
-            }
-            // A new tenant folder must survive a power cut together with its first entry.
-            if isNew { try PrivateFiles.syncDirectory("\(path)/tenants") }
-            let names = PrivateFiles.names(in: folder)
-            removeTemporaryFiles(names.filter(Vault.isTemporaryName), in: folder)
-            let generation = UInt32((names.compactMap(Vault.generation(fromFileName:)).max() ?? 0) + 1)
-            let header = EntryFile.Header(tenant: tenant, generation: generation, created: now)
             let metadata = EntryMetadata(notAfter: payload.facts.notAfter, thumbprintSHA1: payload.facts.thumbprintSHA1)
-            let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
-            try Vault.writeAtomically(bytes, to: entryPath(tenant, Int(generation)), folder: folder, replace: false)
+            // The storage claims the number (a new file by link(2); a row by its primary key): when
+            // another writer took it first (another replica), the next one is tried.
+            var generation = UInt32((try storage.generations(of: tenant).max() ?? 0) + 1)
+            var attempts = 0
+            while true {
+                let header = EntryFile.Header(tenant: tenant, generation: generation, created: now)
+                let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
+                do {
+                    try storage.createEntry(tenant: tenant, generation: Int(generation), bytes: bytes)
+                    break
+                } catch let error as CertVaultError where error.code == .alreadyExists && attempts < 100 {
+                    attempts += 1
+                    generation = UInt32(max(Int(generation), (try storage.generations(of: tenant).max() ?? 0)) + 1)
+                }
+            }
             updateIndex([(EntrySummary(tenant: tenant, generation: Int(generation), created: UTCTime.dateTime(now),
                                             kekID: Int(keyring.current.id), metadata: metadata), now)])
             try audit.append(actor: actor, action: "entry.create", tenant: tenant.rawValue, generation: Int(generation),
@@ -39,18 +38,11 @@ extension Vault {
 
     /// The generation numbers stored for a tenant, ascending.
     public func generations(of tenant: TenantID) throws -> [Int] {
-        return PrivateFiles.names(in: tenantFolder(tenant)).compactMap(Vault.generation(fromFileName:)).sorted()
+        try storage.generations(of: tenant)
     }
 
     /// The generation a file name stands for: exactly 8 ASCII digits, ".entry", and at least 1.
-    static func generation(fromFileName name: String) -> Int? {
-        let bytes = Array(name.utf8)
-        guard bytes.count == 14, name.hasSuffix(".entry"),
-            bytes.prefix(8).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-            let value = Int(String(decoding: bytes.prefix(8), as: UTF8.self)), value >= 1
-        else { return nil }
-        return value
-    }
+    static func generation(fromFileName name: String) -> Int? { entryGeneration(fromFileName: name) }
 
     /// Every generation of one tenant, read from its own entry files (not the index), so the
     /// cost depends on that tenant's generations only, never on the size of the vault.
@@ -60,7 +52,7 @@ extension Vault {
 
     /// The tenants that have at least one generation, sorted.
     public func tenants() throws -> [TenantID] {
-        return PrivateFiles.names(in: "\(path)/tenants").compactMap { try? TenantID($0) }.filter { (try? generations(of: $0).isEmpty) == false }.sorted()
+        try storage.tenants()
     }
 
     /// A stored generation's facts, status and VB365 fields, without reading out its secrets.
@@ -77,6 +69,8 @@ extension Vault {
     /// lacks a tenant that has entries (an index write that failed), every entry is opened
     /// instead and ``indexWarning`` says why; `certvault vault reindex` rebuilds it.
     public func list() throws -> [EntrySummary] {
+        // Without an index (storage other than files), every entry's metadata is opened.
+        guard let index else { return try scanEntries() }
         var (entries, problem) = index.read()
         if problem == nil {
             let unindexed = tenantsMissing(from: entries)
@@ -133,13 +127,24 @@ extension Vault {
     /// Changes a generation's metadata (status, VB365 fields); the payload is not touched.
     public func updateMetadata(tenant: TenantID, generation: Int, action: String, _ change: (inout EntryMetadata) throws -> Void) throws {
         try withLock {
-            let (file, path) = try load(tenant, generation)
-            let dataKey = try dataKey(of: file, path: path)
-            var metadata = try file.openMetadata(dataKey: dataKey, file: path)
-            let before = metadata
-            try change(&metadata)
-            guard metadata != before else { return }
-            try Vault.writeAtomically(try file.replacingMetadata(metadata, dataKey: dataKey), to: path, folder: tenantFolder(tenant), replace: true)
+            // The KEK is looked up first: the change below runs inside the storage's critical section,
+            // which must not call the storage again (to reload the keyring).
+            let (loaded, _) = try load(tenant, generation)
+            _ = try dataKey(of: loaded, path: entryName(tenant, generation))
+            var outcome: (EntryFile, EntryMetadata, EntryMetadata)?
+            let name = entryName(tenant, generation)
+            let found = try storage.updateEntry(tenant: tenant, generation: generation) { bytes in
+                let file = try checkedEntry(bytes, tenant: tenant, generation: generation, name: name)
+                let dataKey = try file.dataKey(keyring: keyring, file: name)
+                var metadata = try file.openMetadata(dataKey: dataKey, file: name)
+                let before = metadata
+                try change(&metadata)
+                guard metadata != before else { return nil }
+                outcome = (file, before, metadata)
+                return try file.replacingMetadata(metadata, dataKey: dataKey)
+            }
+            guard found else { throw notStored(tenant, generation) }
+            guard let (file, before, metadata) = outcome else { return }
             updateIndex([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
                                             kekID: Int(file.kekID), metadata: metadata), file.header.created)])
             try audit.append(actor: actor, action: action, tenant: tenant.rawValue, generation: generation,
@@ -159,26 +164,33 @@ extension Vault {
     }
 
     /// Reads and parses an entry, checking that its header matches where it is stored.
+    ///
+    /// - Returns: the entry and its name for messages (its file's path, or its row).
     func load(_ tenant: TenantID, _ generation: Int) throws -> (EntryFile, String) {
-        let path = entryPath(tenant, generation)
-        let bytes: [UInt8]
-        do {
-            bytes = try Vault.readFile(path)
-        } catch let error as CertVaultError where error.code == .notFound {
-            throw CertVaultError(.notFound, "Tenant '\(tenant)' has no generation \(generation) in the vault.",
-                                 hint: "Run 'certvault list' to see what is stored.")
-        }
-        let file = try EntryFile.parse(bytes, file: path)
+        let name = entryName(tenant, generation)
+        guard let bytes = try storage.readEntry(tenant: tenant, generation: generation) else { throw notStored(tenant, generation) }
+        return (try checkedEntry(bytes, tenant: tenant, generation: generation, name: name), name)
+    }
+
+    func notStored(_ tenant: TenantID, _ generation: Int) -> CertVaultError {
+        CertVaultError(.notFound, "Tenant '\(tenant)' has no generation \(generation) in the vault.",
+                       hint: "Run 'certvault list' to see what is stored.")
+    }
+
+    /// Parses an entry's bytes and checks that its header names the tenant and generation it is stored as.
+    func checkedEntry(_ bytes: [UInt8], tenant: TenantID, generation: Int, name: String) throws -> EntryFile {
+        let file = try EntryFile.parse(bytes, file: name)
         guard file.header.tenant == tenant, Int(file.header.generation) == generation else {
-            throw VaultError.authentication(path, "its header names tenant '\(file.header.tenant)' generation \(file.header.generation)")
+            throw VaultError.authentication(name, "its header names tenant '\(file.header.tenant)' generation \(file.header.generation)")
         }
-        return (file, path)
+        return file
     }
 
     /// Appends to the index, never failing the operation: the entry is already in place and is
     /// the authority. A failed append leaves the index behind, which `list` notices (it falls
     /// back to opening the entries) and `vault verify` reports; `vault reindex` repairs it.
     func updateIndex(_ items: [(EntrySummary, Int64)]) {
+        guard let index else { return }
         do {
             try index.append(items)
         } catch {

@@ -20,7 +20,7 @@ extension Vault {
         }
         let existing = Set(present.map { Key(tenant: $0.0, generation: $0.1) })
         var missing: [Key: Set<String>] = [:]
-        for entry in index.readLines() where !existing.contains(Key(tenant: entry.tenant.rawValue, generation: entry.generation)) {
+        for entry in index?.readLines() ?? [] where !existing.contains(Key(tenant: entry.tenant.rawValue, generation: entry.generation)) {
             missing[Key(tenant: entry.tenant.rawValue, generation: entry.generation), default: []].insert("the index lists it")
         }
         var created: [Key: Int] = [:]

@@ -15,7 +15,7 @@ extension Vault {
         try withLock {
             let entries = try scanEntries()
             let missing = missingGenerations(present: entries.map { ($0.tenant.rawValue, $0.generation) }, records: audit.verify().records)
-            try index.rewrite(try entries.map { ($0, try load($0.tenant, $0.generation).0.header.created) })
+            try index?.rewrite(try entries.map { ($0, try load($0.tenant, $0.generation).0.header.created) })
             let names = missing.map { "\($0.tenant)/\($0.generation)" }
             try audit.append(actor: actor, action: "vault.reindex", detail: "\(entries.count) entries"
                 + (names.isEmpty ? "" : "; missing (deleted) generations: \(names.joined(separator: ", "))"))

@@ -10,30 +10,20 @@ extension Vault {
         var entries = 0
         var present: [(TenantID, Int)] = []
         var actual: [EntrySummary] = []
-        let tenantsFolder = "\(path)/tenants"
-        for name in ((try? FileManager.default.contentsOfDirectory(atPath: tenantsFolder)) ?? []).sorted() {
-            guard let tenant = try? TenantID(name) else {
-                problems.append("tenants/\(name): not a valid tenant folder name")
-                continue
-            }
-            for file in ((try? FileManager.default.contentsOfDirectory(atPath: tenantFolder(tenant))) ?? []).sorted() {
-                if file.hasPrefix(".tmp-") { continue }
-                guard let generation = Vault.generation(fromFileName: file) else {
-                    problems.append("tenants/\(name)/\(file): not an entry file name")
-                    continue
-                }
-                entries += 1
-                present.append((tenant, generation))
-                do {
-                    let (entry, entryPath) = try load(tenant, generation)
-                    let key = try dataKey(of: entry, path: entryPath)
-                    _ = try entry.openPayload(dataKey: key, file: entryPath)
-                    let metadata = try entry.openMetadata(dataKey: key, file: entryPath)
-                    actual.append(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(entry.header.created),
-                                               kekID: Int(entry.kekID), metadata: metadata))
-                } catch let error as CertVaultError {
-                    problems.append(error.reason)
-                }
+        let inventory = try storage.inventory()
+        problems += inventory.strays
+        for (tenant, generation) in inventory.entries {
+            entries += 1
+            present.append((tenant, generation))
+            do {
+                let (entry, entryPath) = try load(tenant, generation)
+                let key = try dataKey(of: entry, path: entryPath)
+                _ = try entry.openPayload(dataKey: key, file: entryPath)
+                let metadata = try entry.openMetadata(dataKey: key, file: entryPath)
+                actual.append(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(entry.header.created),
+                                           kekID: Int(entry.kekID), metadata: metadata))
+            } catch let error as CertVaultError {
+                problems.append(error.reason)
             }
         }
         let (records, auditProblems) = audit.verify()
@@ -44,8 +34,10 @@ extension Vault {
             problems.append("\(file): generation \(missing.generation) of tenant \(missing.tenant) is missing, deleted ("
                 + missing.evidence.sorted().joined(separator: "; ") + "); restore it from a backup ('vault reindex' does not repair this)")
         }
-        let (indexed, indexProblem) = index.read()
-        if let indexProblem {
+        let (indexed, indexProblem) = index?.read() ?? ([], nil)
+        if index == nil {
+            // No index to compare (storage other than files).
+        } else if let indexProblem {
             problems.append("index: \(indexProblem); run 'certvault vault reindex'")
         } else {
             let key = { (e: EntrySummary) in "\(e.tenant)/\(e.generation) \(e.kekID) \(e.metadata.status.rawValue) \(e.metadata.notAfter) \(e.metadata.thumbprintSHA1)" }

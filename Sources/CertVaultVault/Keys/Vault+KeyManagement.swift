@@ -23,17 +23,25 @@ extension Vault {
         try withLock {
             var updated = keyring
             let kek = updated.addVersion(now: now ?? UTCTime.now())
-            try Vault.writeAtomically(updated.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path)
-            keyring = updated
+            try writeKeyring(updated)
             try audit.append(actor: actor, action: "kek.add", detail: "KEK \(kek.id)")
             var count = 0
             for tenant in try tenants() {
                 for generation in try generations(of: tenant) {
-                    let (file, entryPath) = try load(tenant, generation)
-                    guard file.kekID != kek.id else { continue }
-                    let dataKey = try dataKey(of: file, path: entryPath)
-                    try Vault.writeAtomically(file.rewrapped(dataKey: dataKey, kek: kek), to: entryPath, folder: tenantFolder(tenant))
-                    let metadata = try file.openMetadata(dataKey: dataKey, file: entryPath)
+                    let (loaded, entryPath) = try load(tenant, generation)
+                    guard loaded.kekID != kek.id else { continue }
+                    _ = try dataKey(of: loaded, path: entryPath)
+                    // Read, rewrap and write in the storage's critical section: a metadata change
+                    // by another replica in between is not lost.
+                    var rewrapped: (EntryFile, EntryMetadata)?
+                    try storage.updateEntry(tenant: tenant, generation: generation) { bytes in
+                        let file = try checkedEntry(bytes, tenant: tenant, generation: generation, name: entryPath)
+                        guard file.kekID != kek.id else { return nil }
+                        let dataKey = try file.dataKey(keyring: keyring, file: entryPath)
+                        rewrapped = (file, try file.openMetadata(dataKey: dataKey, file: entryPath))
+                        return file.rewrapped(dataKey: dataKey, kek: kek)
+                    }
+                    guard let (file, metadata) = rewrapped else { continue }
                     updateIndex([(EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
                                                     kekID: Int(kek.id), metadata: metadata), file.header.created)])
                     count += 1
@@ -62,15 +70,13 @@ extension Vault {
         guard !unused.isEmpty else { return [] }
         var updated = keyring
         updated.remove(ids: unused)
-        try Vault.writeAtomically(updated.serialize(root: root), to: "\(path)/\(Keyring.fileName)", folder: path)
-        keyring = updated
+        try writeKeyring(updated)
         return unused.map(Int.init).sorted()
     }
 
     /// Rewraps the root key under a new passphrase; nothing else changes.
     public func changePassphrase(to source: SecretSource, parameters: Argon2Parameters = .default) throws {
-        let passphrasePath = "\(path)/\(RootKey.passphraseFile)"
-        guard FileManager.default.fileExists(atPath: passphrasePath) else {
+        guard try storage.blobRevision(.rootPassphrase) != nil else {
             throw CertVaultError(.vaultLocked, "The vault at '\(path)' uses a key file, not a passphrase.",
                                  hint: "Keep the key file safe; a key-file vault has no passphrase to change.")
         }
@@ -81,7 +87,7 @@ extension Vault {
         }
         let bytes = try RootKey.wrap(root, passphrase: passphrase, parameters: parameters)
         try withLock {
-            try Vault.writeAtomically(bytes, to: passphrasePath, folder: path)
+            try storage.replaceBlob(.rootPassphrase, bytes: bytes, expectedRevision: nil)
             try audit.append(actor: actor, action: "vault.change-passphrase")
         }
     }
