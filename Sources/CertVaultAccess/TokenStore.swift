@@ -354,6 +354,8 @@ public final class TokenStore: TokenAuthority, Sendable {
             }
             try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: stamp, into: &state, path: path) }
         } else {
+            // Read as missing while another thread of this process wrote the first revision: read again.
+            if state.withLock({ $0.highestRevision > 0 }), try backend.currentVersion() != nil { return try refreshIfChanged() }
             try state.withLock { state throws(CertVaultError) in
                 guard state.highestRevision == 0 else {
                     throw CertVaultError(
@@ -373,7 +375,7 @@ public final class TokenStore: TokenAuthority, Sendable {
             let highest = state.withLock { $0.highestRevision }
             // Older than what this process has seen: a stale read when the document changed since (read
             // again), a rollback when it did not.
-            if file.revision < highest, let read = current, try backend.currentVersion() != read.1 { return nil }
+            if file.revision < highest, try backend.currentVersion() != current?.1 { return nil }
             if file.revision < highest {
                 try state.withLock { state throws(CertVaultError) in try TokenStore.install(file, stamp: nil, into: &state, path: path) }
             }

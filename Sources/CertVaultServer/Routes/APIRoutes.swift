@@ -99,7 +99,7 @@ enum PublicHandlers {
         var vault = "ok"
         var detail: String?
         do {
-            let present = try await services.vault.use { Vault.exists(at: $0.path) }
+            let present = try await services.vault.use { try Vault.exists(storage: $0.storage) }
             if !present { vault = "failed"; detail = "the vault folder has no keyring" }
         } catch {
             vault = "failed"

@@ -1,6 +1,6 @@
 public import CertVaultAccess
 public import CertVaultConfiguration
-public import CertVaultCore
+internal import CertVaultCore
 public import CertVaultOnboarding
 public import CertVaultPostgres
 public import CertVaultVault
@@ -56,6 +56,27 @@ public final class ServiceStorage: Sendable {
 
     /// Where the state is, for logs: the database's URL (no password), or "files".
     public var description: String { database.map { $0.settings.displayURL } ?? "files" }
+
+    /// The vault's storage: its rows in the database (``CertVaultPostgres/PostgresVaultStorage``), else
+    /// the folder `[vault] path`. The root key stays in the local key file or passphrase either way.
+    public func vaultStorage(_ settings: ServiceConfiguration.VaultSettings) -> any VaultStorage {
+        guard let database else { return FileVaultStorage(path: settings.path) }
+        return PostgresVaultStorage(database: database)
+    }
+
+    /// True when the vault exists where ``vaultStorage(_:)`` says.
+    ///
+    /// - Throws: `storage-unavailable` from the database.
+    public func vaultExists(_ settings: ServiceConfiguration.VaultSettings) throws -> Bool {
+        try Vault.exists(storage: vaultStorage(settings))
+    }
+
+    /// Opens the vault where ``vaultStorage(_:)`` says, unlocked as `[vault]` says. Blocking.
+    ///
+    /// - Throws: the errors of `Vault.open(storage:unlock:actor:)`.
+    public func openVault(_ settings: ServiceConfiguration.VaultSettings, actor: String = Vault.currentUser) throws -> Vault {
+        try Vault.open(storage: vaultStorage(settings), unlock: settings.rootKeyProtection(), actor: actor)
+    }
 
     /// The token store of `vault`: the `tokens` row of the database, else the file (`path`, default
     /// `<vault>/tokens`).

@@ -88,19 +88,23 @@ struct ServePreparation {
 
     static func prepare(_ configuration: ServiceConfiguration, logger: Logger) throws -> ServePreparation {
         let vaultPath = configuration.vault.path
-        guard configuration.vault.exists else {
+        // [storage]: with PostgreSQL, the pool is started and the schema migrated here, before any use.
+        let storage = try ServiceStorage.open(configuration, logger: logger)
+        guard try storage.vaultExists(configuration.vault) else {
+            if storage.isShared {
+                throw CertVaultError(.vaultMissing, "The database \(storage.description) holds no vault to serve.",
+                                     hint: "Put the vault into the database first (docs/operations.md), or set [storage] backend = \"files\".")
+            }
             throw CertVaultError(.vaultMissing, "There is no vault at '\(vaultPath)' to serve.",
                                  hint: "Create one with 'certvault init --vault \(vaultPath)', or set [vault] path in the configuration file.")
         }
         // First, so that a second 'serve' is refused before it touches anything. On PostgreSQL several
         // replicas share the state by design: the database coordinates them, not a lock file.
         let lock = configuration.storage.backend == .files ? try ServeLock(vaultPath: vaultPath) : nil
-        // [storage]: with PostgreSQL, the pool is started and the schema migrated here, before any use.
-        let storage = try ServiceStorage.open(configuration, logger: logger)
         // A policy that does not parse, or names an unknown scope, stops the start: it never
         // grants anything by default.
         let policies = try AccessPolicySet.load(folder: configuration.accessPolicyFolder)
-        let vault = try configuration.vault.openVault()
+        let vault = try storage.openVault(configuration.vault)
         let tokens = try storage.tokenStore(vault: vault, path: configuration.tokenStorePath, policies: policies, logger: logger)
         for token in try tokens.tokensWithMissingPolicy() {
             // Grants nothing until the policy is back; said at start so a renamed policy is noticed.
