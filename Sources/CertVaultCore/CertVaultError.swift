@@ -42,6 +42,9 @@ public struct CertVaultError: Error, Hashable, Sendable, CustomStringConvertible
         /// The shared store (PostgreSQL) could not be reached or did not answer in time; nothing was
         /// changed by the failed call, and the same call can be tried again (the service answers 503).
         public static let storageUnavailable = Code("storage-unavailable")
+        /// The vault's keyring changed (another replica rotated the KEK) after this handle sealed
+        /// an entry under it; nothing was stored. The vault reloads the keyring and seals again.
+        public static let keyringChanged = Code("keyring-changed")
     }
 
     /// The kind of failure.

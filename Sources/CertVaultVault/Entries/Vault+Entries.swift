@@ -21,11 +21,16 @@ extension Vault {
                 let header = EntryFile.Header(tenant: tenant, generation: generation, created: now)
                 let bytes = try EntryFile.seal(header: header, payload: payload, metadata: metadata, kek: keyring.current)
                 do {
-                    try storage.createEntry(tenant: tenant, generation: Int(generation), bytes: bytes)
+                    try storage.createEntry(tenant: tenant, generation: Int(generation), bytes: bytes,
+                                            sealedUnderKeyring: currentKeyringRevision)
                     break
                 } catch let error as CertVaultError where error.code == .alreadyExists && attempts < 100 {
                     attempts += 1
                     generation = UInt32(max(Int(generation), (try storage.generations(of: tenant).max() ?? 0)) + 1)
+                } catch let error as CertVaultError where error.code == .keyringChanged && attempts < 100 {
+                    // Another replica rotated the KEK after this handle read the keyring: seal under the new one.
+                    attempts += 1
+                    try reloadKeyring()
                 }
             }
             updateIndex([(EntrySummary(tenant: tenant, generation: Int(generation), created: UTCTime.dateTime(now),

@@ -138,6 +138,18 @@ public protocol VaultStorage: AnyObject {
     @discardableResult
     func updateEntry(tenant: TenantID, generation: Int, _ change: ([UInt8]) throws -> [UInt8]?) throws -> Bool
 
+    /// Stores a new generation sealed under the keyring at `keyringRevision`; never replaces one.
+    ///
+    /// Where writers of several processes do not share the writers' lock (PostgreSQL), the keyring's
+    /// revision is checked in the same transaction as the insert, holding the keyring row against a
+    /// concurrent change, so that a KEK rotation on another replica either sees this entry (and
+    /// rewraps it) or makes this call fail; otherwise an entry sealed under a KEK the rotation is
+    /// about to retire could be stored after its scan and never open again.
+    ///
+    /// - Throws: ``CertVaultError`` `keyring-changed` when the keyring is no longer at
+    ///   `keyringRevision` (reload it, seal again, retry), `already-exists` as ``createEntry(tenant:generation:bytes:)``.
+    func createEntry(tenant: TenantID, generation: Int, bytes: [UInt8], sealedUnderKeyring keyringRevision: String?) throws
+
     /// The generation numbers stored for a tenant, ascending.
     func generations(of tenant: TenantID) throws -> [Int]
 
@@ -163,6 +175,12 @@ public protocol VaultStorage: AnyObject {
 }
 
 extension VaultStorage {
+    /// The file backend: every writer of every process holds the writers' lock (`flock`), under which
+    /// the keyring is reloaded and a KEK rotation runs whole, so the keyring cannot change in between.
+    public func createEntry(tenant: TenantID, generation: Int, bytes: [UInt8], sealedUnderKeyring keyringRevision: String?) throws {
+        try createEntry(tenant: tenant, generation: generation, bytes: bytes)
+    }
+
     /// The name of an entry's file in the vault folder: `tenants/<tenant>/<generation, 8 digits>.entry`.
     public static func entryFileName(tenant: TenantID, generation: Int) -> String {
         let digits = String(generation)
