@@ -208,7 +208,9 @@ struct OnboardingWorkerTests {
     func stopDuringAdd() async throws {
         let world = try World()
         let code = try #require(try world.start("juliet").userCode)
-        world.simulator.delay("POST Organizations", seconds: 3)
+        // Long enough that the add is still in flight when the stop's 0.2 s drain ends, even on a
+        // loaded machine (3 s was missed once with the PostgreSQL suites running beside it).
+        world.simulator.delay("POST Organizations", seconds: 8)
         world.simulator.signIn(userCode: code)
         let first = try RunningWorker(world, drainSeconds: 0.2)
         #expect(try await eventually { try world.state("juliet") == .addingOrganization })
