@@ -77,7 +77,9 @@ struct CrashSafetyTests {
             return (process, pipe)
         }
         for (process, _) in processes { try process.run() }
-        usleep(700_000)
+        // Long enough for both to open the vault and store several entries on a loaded machine
+        // (0.7 s once gave no entry at all with the PostgreSQL suites running beside it).
+        usleep(2_500_000)
         for (process, _) in processes { kill(process.processIdentifier, SIGKILL) }
         var claims: [Int] = []
         for (process, pipe) in processes {
