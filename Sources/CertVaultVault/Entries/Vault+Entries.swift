@@ -101,9 +101,15 @@ extension Vault {
         }.sorted()
     }
 
-    /// Every generation, read from the entry files themselves.
+    /// Every generation, read from the entries themselves (one query for all of them in PostgreSQL).
     func scanEntries() throws -> [EntrySummary] {
-        try tenants().flatMap { tenant in try generations(of: tenant).map { try summary(tenant: tenant, generation: $0) } }
+        try storage.allEntries().map { tenant, generation, bytes in
+            let name = entryName(tenant, generation)
+            let file = try checkedEntry(bytes, tenant: tenant, generation: generation, name: name)
+            let metadata = try file.openMetadata(dataKey: try dataKey(of: file, path: name), file: name)
+            return EntrySummary(tenant: tenant, generation: generation, created: UTCTime.dateTime(file.header.created),
+                                kekID: Int(file.kekID), metadata: metadata)
+        }
     }
 
     /// Reads out a generation's secrets (PFX and password); the read is written to the audit log.

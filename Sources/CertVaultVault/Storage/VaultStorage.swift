@@ -153,6 +153,10 @@ public protocol VaultStorage: AnyObject {
     /// The generation numbers stored for a tenant, ascending.
     func generations(of tenant: TenantID) throws -> [Int]
 
+    /// Every stored entry's bytes, by tenant and generation (for listing a vault without an index).
+    /// The default reads them one by one; PostgreSQL answers it with one query.
+    func allEntries() throws -> [(tenant: TenantID, generation: Int, bytes: [UInt8])]
+
     /// The tenants that have at least one generation, sorted.
     func tenants() throws -> [TenantID]
 
@@ -175,6 +179,17 @@ public protocol VaultStorage: AnyObject {
 }
 
 extension VaultStorage {
+    /// One entry after the other: the tenants, their generations, each entry's bytes.
+    public func allEntries() throws -> [(tenant: TenantID, generation: Int, bytes: [UInt8])] {
+        var entries: [(tenant: TenantID, generation: Int, bytes: [UInt8])] = []
+        for tenant in try tenants() {
+            for generation in try generations(of: tenant) {
+                if let bytes = try readEntry(tenant: tenant, generation: generation) { entries.append((tenant, generation, bytes)) }
+            }
+        }
+        return entries
+    }
+
     /// The file backend: every writer of every process holds the writers' lock (`flock`), under which
     /// the keyring is reloaded and a KEK rotation runs whole, so the keyring cannot change in between.
     public func createEntry(tenant: TenantID, generation: Int, bytes: [UInt8], sealedUnderKeyring keyringRevision: String?) throws {
