@@ -183,8 +183,10 @@ struct OnboardingReplicaTests {
         replicaB.repostGrace = 3
         let tenants = (1...20).map { String(format: "dying%02d", $0) }
         let codes = try world.startAll(tenants, through: [replicaA, replicaB])
-        // Each add takes a while in VB365, so replica A dies with adds in flight.
-        world.simulator.delay("POST Organizations", seconds: 0.4)
+        // Each add takes a while in VB365, so replica A dies with adds in flight: long enough that A
+        // cannot finish all 20 before the kill even when this task is slow to be scheduled (0.4 s
+        // was not, in a CI run with the other suites beside it).
+        world.simulator.delay("POST Organizations", seconds: 2.5)
 
         let jobA = JobLease(name: JobLease.onboardingWorker, leases: PostgresLeases(database: databaseA), holder: "replica-a",
                             seconds: leaseSeconds, logger: ReplicaWorld.logger)
@@ -201,6 +203,7 @@ struct OnboardingReplicaTests {
         // releases or renews a lease again, and its threads' writes fail.
         taskA.cancel()
         databaseA.shutdown()
+        world.simulator.delay("POST Organizations", seconds: 0.2)
         let postsAtDeath = world.posts()
         let death = Date()
 
